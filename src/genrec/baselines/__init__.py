@@ -1,0 +1,1 @@
+"""Classic recommenders behind the same interface as the generative model."""

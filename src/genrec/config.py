@@ -98,7 +98,9 @@ def read_file(path: str | Path) -> dict[str, Any]:
         else:
             data = json.loads(text)
     except (json.JSONDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"config file {file} is not valid {file.suffix[1:] or 'JSON'}: {exc}")
+        raise ConfigError(
+            f"config file {file} is not valid {file.suffix[1:] or 'JSON'}: {exc}"
+        ) from None
     if not isinstance(data, dict):
         raise ConfigError(f"config file {file} must hold a table/object of settings")
     return data

@@ -143,8 +143,9 @@ class Recommender(ABC):
             requests=[request or ""],
         )
         return [
-            Recommendation(str(catalog.item_ids[i]), str(catalog.items.at[int(i), "title"]),
-                           float(s))
+            Recommendation(
+                str(catalog.item_ids[i]), str(catalog.items.at[int(i), "title"]), float(s)
+            )
             for i, s in zip(idx[0], scores[0], strict=True)
             if i >= 0
         ]
@@ -208,10 +209,10 @@ class Recommender(ABC):
         model._load_state(src)
         return model
 
-    def _save_state(self, path: Path) -> None:
+    def _save_state(self, path: Path) -> None:  # noqa: B027 - optional hook
         """Write model-specific state (weights, tables). Default: nothing beyond the config."""
 
-    def _load_state(self, path: Path) -> None:
+    def _load_state(self, path: Path) -> None:  # noqa: B027 - optional hook
         """Read what ``_save_state`` wrote."""
 
 

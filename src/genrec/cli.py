@@ -1,0 +1,367 @@
+"""The ``genrec`` command: thin adapters over the library.
+
+Every bad input (missing file, malformed data, unknown user or item, bad config) ends in one line
+``error: ...`` on stderr and exit status 2, never a stack trace.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from genrec.config import ConfigError
+from genrec.config import load as load_config
+from genrec.data import BUILTIN, DataError, Dataset, UnknownItemError, load_builtin, load_dataset
+from genrec.data.readers import load_seed_csv
+from genrec.data.split import leave_one_out
+from genrec.evaluation import evaluate
+from genrec.models import model_class, registry
+from genrec.recommender import ModelDirError, Recommender, UnknownUserError
+
+USER_ERRORS = (
+    DataError,
+    ConfigError,
+    UnknownUserError,
+    UnknownItemError,
+    ModelDirError,
+    FileNotFoundError,
+    ValueError,
+)
+
+
+class _Formatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    pass
+
+
+def _add_data_args(
+    parser: argparse.ArgumentParser, required: bool = True, positional: bool = False
+) -> None:
+    group = parser.add_argument_group("data")
+    help_text = (
+        f"a built-in dataset ({', '.join(BUILTIN)}) or an interactions file "
+        "(CSV, TSV, Parquet, JSON Lines)"
+    )
+    if positional:
+        group.add_argument("data", help=help_text)
+    else:
+        group.add_argument("--data", required=required, help=help_text)
+    group.add_argument("--catalog", help="item catalog file (item id, title, categories, ...)")
+    group.add_argument("--users", help="user attributes file")
+    group.add_argument(
+        "--layout",
+        choices=["log", "seed"],
+        default="log",
+        help="'log': one interaction per row; 'seed': the seed article's data.csv, one session "
+        "per row with the history as a list in one cell",
+    )
+    group.add_argument(
+        "--column",
+        action="append",
+        default=[],
+        metavar="FIELD=NAME",
+        help="map a field to your column name, e.g. --column user_id=customer (repeatable)",
+    )
+    group.add_argument(
+        "--lenient", action="store_true", help="drop and count bad rows instead of failing"
+    )
+    group.add_argument("--min-rating", type=float, help="only ratings >= this count as positive")
+    group.add_argument("--k-core", type=int, help="keep users and items with >= k interactions")
+    group.add_argument("--last-n", type=int, help="keep each user's last N interactions")
+
+
+def _data_spec(args: argparse.Namespace) -> dict[str, Any]:
+    columns = {}
+    for pair in args.column:
+        field, sep, name = pair.partition("=")
+        if not sep or not field or not name:
+            raise ConfigError(f"--column expects FIELD=NAME, got {pair!r}")
+        columns[field.strip()] = name.strip()
+    return {
+        "data": args.data,
+        "catalog": args.catalog,
+        "users": args.users,
+        "layout": args.layout,
+        "columns": columns,
+        "strict": not args.lenient,
+        "min_rating": args.min_rating,
+        "k_core": args.k_core,
+        "last_n": args.last_n,
+    }
+
+
+def load_from_spec(spec: dict[str, Any]) -> Dataset:
+    """Load the dataset a spec names (built-in name or user's files), as the CLI records it."""
+    filters = {k: spec.get(k) for k in ("min_rating", "k_core", "last_n")}
+    if spec["data"] in BUILTIN:
+        return load_builtin(spec["data"], **filters)
+    if spec.get("layout") == "seed":
+        if any(v is not None for v in filters.values()):
+            raise ConfigError("--min-rating/--k-core/--last-n are not available for --layout seed")
+        return load_seed_csv(
+            spec["data"],
+            spec.get("catalog"),
+            columns=spec.get("columns") or None,
+            strict=spec.get("strict", True),
+        )
+    if not Path(spec["data"]).exists():
+        raise DataError(
+            f"'{spec['data']}' is neither a built-in dataset ({', '.join(BUILTIN)}) nor a file"
+        )
+    return load_dataset(
+        spec["data"],
+        spec.get("catalog"),
+        spec.get("users"),
+        columns=spec.get("columns") or None,
+        strict=spec.get("strict", True),
+        **filters,
+    )
+
+
+def _print_json(value: object) -> None:
+    print(json.dumps(value, indent=2, ensure_ascii=False, default=str))
+
+
+# ---------------------------------------------------------------------------------- commands
+def cmd_data_info(args: argparse.Namespace) -> int:
+    dataset = load_from_spec(_data_spec(args))
+    info = dataset.info()
+    if args.json:
+        _print_json({**info, "report": dataset.report.to_dict()})
+        return 0
+    for line in dataset.report.lines():
+        print(line, file=sys.stderr)
+    width = max(len(k) for k in info)
+    for key, value in info.items():
+        print(f"{key:<{width}}  {value}")
+    return 0
+
+
+def train_model(
+    kind: str,
+    spec: dict[str, Any],
+    out: Path,
+    *,
+    config_file: str | None = None,
+    seed: int = 0,
+    progress: bool = True,
+) -> tuple[Recommender, Dataset]:
+    """Load data, fit a model of ``kind`` and save it with its data spec; shared by CLI commands."""
+    klass = model_class(kind)
+    config: object = load_config(klass.config_class, config_file)
+    dataset = load_from_spec(spec)
+    for line in dataset.report.lines():
+        print(line, file=sys.stderr)
+    started = time.perf_counter()
+    model = klass(config).fit(dataset, seed=seed, progress=progress)
+    model.fit_info.update(
+        {"data": spec, "seed": seed, "fit_seconds": round(time.perf_counter() - started, 3)}
+    )
+    model.save(out)
+    return model, dataset
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    model, _ = train_model(
+        args.model,
+        _data_spec(args),
+        Path(args.out),
+        config_file=args.config,
+        seed=args.seed,
+        progress=not args.quiet,
+    )
+    summary = {k: v for k, v in model.fit_info.items() if k not in ("curve", "data")}
+    print(f"trained {args.model} in {model.fit_info['fit_seconds']:.1f}s -> {args.out}")
+    print(json.dumps(summary, default=str))
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    model = Recommender.load(args.model_dir)
+    spec = dict(model.fit_info.get("data") or {})  # type: ignore[call-overload]
+    if args.data:
+        spec = _data_spec(args)
+    if not spec:
+        raise ConfigError("this model records no dataset; pass --data")
+    dataset = load_from_spec(spec)
+    if len(dataset.catalog) != len(model._require_catalog()):
+        raise DataError("the dataset's catalog differs from the one the model was trained on")
+    split = leave_one_out(dataset)
+    result = evaluate(
+        model, split, args.split, exclude_seen=not args.include_seen, progress=not args.json
+    )
+    row = {"model": model.kind, "dataset": dataset.name, **result.to_dict()}
+    if args.json:
+        _print_json(row)
+        return 0
+    print(
+        f"{model.kind} on {dataset.name} ({args.split}, {len(split.users)} users, "
+        f"seen items {'included' if args.include_seen else 'excluded'})"
+    )
+    for key, value in result.metrics.items():
+        print(f"  {key:<14}{value:.4f}")
+    return 0
+
+
+def cmd_recommend(args: argparse.Namespace) -> int:
+    model = Recommender.load(args.model_dir)
+    history = [h for h in args.history.split(",") if h] if args.history is not None else None
+    if args.user is None and history is None:
+        raise ConfigError("give --user ID or --history ID,ID,...")
+    recs = model.recommend(
+        user=args.user,
+        history=history,
+        k=args.k,
+        exclude=[e for e in (args.exclude or "").split(",") if e],
+        exclude_seen=not args.include_seen,
+        categories=[c for c in (args.category or "").split(",") if c] or None,
+    )
+    if args.json:
+        _print_json({"items": [r.to_dict() for r in recs]})
+        return 0
+    who = f"user {args.user}" if args.user is not None else "the given history"
+    print(f"top {len(recs)} for {who}:")
+    for rank, rec in enumerate(recs, start=1):
+        print(f"{rank:>3}. {rec.title}  [{rec.item_id}]  score {rec.score:.4f}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    out = Path(args.out)
+    spec = {
+        "data": "ml-100k",
+        "layout": "log",
+        "columns": {},
+        "strict": True,
+        "min_rating": None,
+        "k_core": None,
+        "last_n": None,
+    }
+    print(f"genrec demo: training item-kNN on ml-100k -> {out}")
+    model, dataset = train_model("itemknn", spec, out, seed=0, progress=True)
+    split = leave_one_out(dataset)
+    result = evaluate(model, split, "test", progress=True)
+    metrics = result.metrics
+    print(
+        f"test ({len(split.users)} users, full catalog, seen items excluded): "
+        f"NDCG@10 {metrics['ndcg@10']:.4f}  Recall@10 {metrics['recall@10']:.4f}  "
+        f"MRR {metrics['mrr']:.4f}  coverage {metrics['coverage']:.3f}  "
+        f"invalid {metrics['invalid_rate']:.0%}"
+    )
+    catalog = model._require_catalog()
+    for user in ("1", "42"):
+        last = [str(catalog.items.at[int(i), "title"]) for i in model.histories[user][-3:]]
+        print(f"\nuser {user} recently watched: {'; '.join(last)}")
+        for rank, rec in enumerate(model.recommend(user=user, k=5), start=1):
+            print(f"  {rank}. {rec.title}  (score {rec.score:.3f})")
+    print(f"\nmodel saved in {out}; try: genrec recommend --model-dir {out} --user 7")
+    return 0
+
+
+# ----------------------------------------------------------------------------------- parser
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="genrec",
+        description="genrec: a generative recommender grounded to a real catalog.",
+        formatter_class=_Formatter,
+        epilog="example:\n  genrec train --model sasrec --data ml-100k --out artifacts/sasrec\n"
+        "  genrec recommend --model-dir artifacts/sasrec --user 1",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    data = sub.add_parser("data", help="inspect datasets", formatter_class=_Formatter)
+    data_sub = data.add_subparsers(dest="data_command", required=True)
+    info = data_sub.add_parser(
+        "info",
+        help="counts and checks for a dataset",
+        formatter_class=_Formatter,
+        epilog="examples:\n  genrec data info ml-100k --json\n"
+        "  genrec data info ratings.csv --catalog items.csv --column user_id=customer",
+    )
+    _add_data_args(info, positional=True)
+    info.add_argument("--json", action="store_true", help="machine-readable output")
+    info.set_defaults(func=cmd_data_info)
+
+    train = sub.add_parser(
+        "train",
+        help="train a model and save it to a directory",
+        formatter_class=_Formatter,
+        epilog="example:\n  genrec train --model sasrec --data ml-100k --out artifacts/sasrec "
+        "--seed 1\n  genrec train --model itemknn --data log.csv --catalog items.csv --out m",
+    )
+    train.add_argument("--model", required=True, choices=sorted(registry()))
+    _add_data_args(train)
+    train.add_argument("--out", required=True, help="directory to write the model to")
+    train.add_argument("--config", help="JSON or TOML file of the model's settings")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--quiet", action="store_true", help="no progress bars")
+    train.set_defaults(func=cmd_train)
+
+    ev = sub.add_parser(
+        "evaluate",
+        help="full-catalog ranking metrics on the leave-one-out split",
+        formatter_class=_Formatter,
+        epilog="example:\n  genrec evaluate --model-dir artifacts/sasrec --data ml-100k --json",
+    )
+    ev.add_argument("--model-dir", required=True)
+    ev.add_argument("--split", choices=["test", "valid"], default="test")
+    ev.add_argument(
+        "--include-seen",
+        action="store_true",
+        help="keep the user's history items among the candidates (RecBole's sequential setting)",
+    )
+    ev.add_argument("--json", action="store_true")
+    _add_data_args(ev, required=False)
+    ev.set_defaults(func=cmd_evaluate)
+
+    rec = sub.add_parser(
+        "recommend",
+        help="recommend items for a user or a history",
+        formatter_class=_Formatter,
+        epilog="examples:\n  genrec recommend --model-dir artifacts/demo --user 1 -k 5\n"
+        "  genrec recommend --model-dir artifacts/demo --history 50,181,172 --json",
+    )
+    rec.add_argument("--model-dir", required=True)
+    rec.add_argument("--user", help="a user id known to the model")
+    rec.add_argument("--history", help="comma-separated item ids (overrides the user's history)")
+    rec.add_argument("-k", type=int, default=10, help="how many items")
+    rec.add_argument("--exclude", help="comma-separated item ids never to recommend")
+    rec.add_argument("--category", help="comma-separated categories to keep")
+    rec.add_argument("--include-seen", action="store_true", help="allow already-seen items")
+    rec.add_argument("--json", action="store_true")
+    rec.set_defaults(func=cmd_recommend)
+
+    demo = sub.add_parser(
+        "demo",
+        help="train on ml-100k, evaluate and print recommendations (what `make demo` runs)",
+        formatter_class=_Formatter,
+        epilog="example:\n  genrec demo --out artifacts/demo",
+    )
+    demo.add_argument("--out", default="artifacts/demo")
+    demo.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except USER_ERRORS as exc:
+        message = str(exc).strip("'\"") if isinstance(exc, KeyError) else str(exc)
+        print(f"error: {message}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # e.g. `genrec ... | head`
+        sys.stderr.close()
+        return 0
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -26,8 +26,23 @@ TINY: dict[str, dict[str, object]] = {
         "patience": 100,
         "eval_every": 100,
     },
+    "generative": {
+        "codebook_sizes": (2, 2),
+        "hidden_size": 16,
+        "num_layers": 1,
+        "num_heads": 1,
+        "inner_size": 32,
+        "max_len": 10,
+        "window_stride": 5,
+        "max_epochs": 60,
+        "batch_size": 16,
+        "lr": 0.01,
+        "patience": 100,
+        "eval_every": 100,
+        "beam_size": 8,
+    },
 }
-PERSONALISED = ["itemknn", "content", "sasrec"]
+PERSONALISED = ["itemknn", "content", "sasrec", "generative"]
 
 
 def _build(kind: str) -> Recommender:

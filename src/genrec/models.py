@@ -10,12 +10,14 @@ def registry() -> dict[str, type[Recommender]]:
     from genrec.baselines.itemknn import ItemKNNRecommender
     from genrec.baselines.popular import PopularRecommender
     from genrec.baselines.sasrec import SASRecRecommender
+    from genrec.generative.recommender import GenerativeRecommender
 
     return {
         PopularRecommender.kind: PopularRecommender,
         ItemKNNRecommender.kind: ItemKNNRecommender,
         ContentRecommender.kind: ContentRecommender,
         SASRecRecommender.kind: SASRecRecommender,
+        GenerativeRecommender.kind: GenerativeRecommender,
     }
 
 

@@ -46,6 +46,17 @@ class Recommendation:
         return {"item_id": self.item_id, "title": self.title, "score": self.score}
 
 
+@dataclass(frozen=True)
+class RecommendationList:
+    """A ranked list plus the sentence that presents it."""
+
+    items: list[Recommendation]
+    text: str
+
+    def to_dict(self) -> dict[str, object]:
+        return {"items": [r.to_dict() for r in self.items], "text": self.text}
+
+
 class Recommender(ABC):
     """Base of every model. Subclasses set ``kind`` and ``config_class``."""
 
@@ -78,6 +89,7 @@ class Recommender(ABC):
         self.histories = dataset.sequences()
         split = split if split is not None else leave_one_out(dataset)
         self._fit(split, seed=seed, progress=progress)
+        self.fit_info["dataset"] = dataset.name
         return self
 
     @abstractmethod
@@ -149,6 +161,32 @@ class Recommender(ABC):
             for i, s in zip(idx[0], scores[0], strict=True)
             if i >= 0
         ]
+
+    def recommend_with_text(
+        self,
+        user: str | None = None,
+        history: Sequence[object] | None = None,
+        k: int = 10,
+        *,
+        exclude: Sequence[object] = (),
+        exclude_seen: bool = True,
+        request: str | None = None,
+        categories: Sequence[str] | None = None,
+    ) -> RecommendationList:
+        """:meth:`recommend` plus a sentence in the request's language naming the items."""
+        from genrec.render import NOUNS_BY_DATASET, Nouns, render_sentence
+
+        items = self.recommend(
+            user,
+            history,
+            k,
+            exclude=exclude,
+            exclude_seen=exclude_seen,
+            request=request,
+            categories=categories,
+        )
+        nouns = NOUNS_BY_DATASET.get(str(self.fit_info.get("dataset", "")), Nouns())
+        return RecommendationList(items, render_sentence([r.title for r in items], request, nouns))
 
     def _require_catalog(self) -> Catalog:
         if self.catalog is None:

@@ -1,0 +1,1 @@
+"""The generative recommender: semantic-ID generation conditioned on history and request."""

@@ -1,0 +1,92 @@
+"""Catalog-constrained beam search over the semantic-ID trie, and its brute-force reference.
+
+Decoding only ever follows children that exist in the trie, so every result is a real item and
+the K results are distinct (each leaf is one item). Filters (seen items, an exclude list,
+allowed categories) arrive as a boolean item mask; a prefix with no allowed item under it is
+pruned at its depth, so filters act during decoding, not after it. A result's score is the
+sum of the log-probabilities of its path, each normalised over the node's real children (the
+filters prune, they do not renormalise), which is exactly what :func:`score_all_items` computes
+for every item; with a beam at least as wide as the widest depth both give the same top K.
+
+All work is batched tensor operations: one loop over depths (3 by default), none over items.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from genrec.generative.model import GenerativeNet
+
+
+def beam_search(
+    net: GenerativeNet,
+    state: torch.Tensor,
+    allowed: torch.Tensor | None,
+    k: int,
+    beam_size: int,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Top-k items per row. state [B, D] start states; allowed [B, N] bool or None.
+
+    Returns item indices [B, k'] (-1 where fewer than k items are allowed) and path
+    log-probabilities [B, k'] (-inf there), best first; k' = min(k, N).
+    """
+    trie = net.trie
+    batch = state.shape[0]
+    depth_count = len(trie.node_ids)
+    counts = trie.allowed_counts(allowed) if allowed is not None else None
+    nodes = torch.zeros(batch, 1, dtype=torch.long, device=state.device)  # root
+    totals = torch.zeros(batch, 1, device=state.device)  # [B, W]
+    states = state.unsqueeze(1)  # [B, W, D]
+    for depth in range(depth_count):
+        children = trie.children[depth][nodes]  # [B, W, C]
+        logp = net.child_logits(states, children, depth)  # [B, W, C]
+        scores = totals.unsqueeze(-1) + logp
+        valid = children >= 0
+        if counts is not None:
+            flat = children.clamp(min=0).reshape(batch, -1)
+            valid &= (counts[depth].gather(1, flat) > 0).reshape(children.shape)
+        scores = scores.masked_fill(~valid, float("-inf")).reshape(batch, -1)  # [B, W*C]
+        last = depth == depth_count - 1
+        # Keeping at least k prefixes, each with an allowed item under it, guarantees k results.
+        width = min(k if last else max(beam_size, k), scores.shape[1])
+        totals, picked = scores.topk(width, dim=1)  # [B, W']
+        nodes = children.reshape(batch, -1).gather(1, picked)
+        if not last:
+            beams = picked // children.shape[2]
+            parent_states = states.gather(1, beams[..., None].expand(-1, -1, states.shape[-1]))
+            states = net.advance(parent_states, nodes, depth)
+    k_out = min(k, trie.nodes_per_depth[-1])
+    items = nodes.masked_fill(torch.isneginf(totals), -1)
+    if items.shape[1] < k_out:  # fewer candidate paths than k: pad
+        pad = k_out - items.shape[1]
+        items = torch.cat([items, items.new_full((batch, pad), -1)], dim=1)
+        totals = torch.cat([totals, totals.new_full((batch, pad), float("-inf"))], dim=1)
+    return items, totals
+
+
+def score_all_items(net: GenerativeNet, state: torch.Tensor) -> torch.Tensor:
+    """Exact path log-probability of every catalog item: [B, D] -> [B, N] (brute force)."""
+    trie = net.trie
+    batch = state.shape[0]
+    depth_count = len(trie.node_ids)
+    # Per depth: log-prob of each node given its parent, and the decoder state at each node.
+    node_logp: list[torch.Tensor] = []
+    parent_states = state.unsqueeze(1)  # [B, P, D] states at the parents (root: 1)
+    for depth in range(depth_count):
+        children = trie.children[depth]  # [P, C]
+        logp = net.child_logits(parent_states, children[None], depth)  # [B, P, C]
+        size = trie.nodes_per_depth[depth]
+        flat_children = children.reshape(-1)
+        keep = flat_children >= 0
+        per_node = torch.zeros(batch, size, device=state.device)
+        per_node[:, flat_children[keep]] = logp.reshape(batch, -1)[:, keep]
+        node_logp.append(per_node)
+        if depth < depth_count - 1:
+            nodes = torch.arange(size, device=state.device)
+            parent_states = net.advance(
+                parent_states[:, trie.parent_of[depth]], nodes[None].expand(batch, -1), depth
+            )  # [B, M_d, D]: the state at every node of this depth
+    total = torch.zeros(batch, trie.nodes_per_depth[-1], device=state.device)
+    for depth in range(depth_count):
+        total = total + node_logp[depth][:, trie.node_ids[depth]]
+    return total

@@ -1,0 +1,173 @@
+"""The generator network: a causal transformer over history items plus a small code decoder.
+
+Each history item enters as one position whose embedding is its id embedding plus the sum of
+its semantic-code embeddings; a GPT-2 backbone built from a ``transformers`` config reads the
+sequence once. The hidden state at the last position, fused with the request vector, is the
+start state of a small decoder that emits the next item's path through the catalog trie one
+depth at a time: first code, second code, ..., then the item itself among the items sharing
+that prefix (the collision digit). At each depth the logits are dot products between the
+decoder state and the embeddings of the current node's children; after choosing a child the
+state is updated by a residual MLP. The leaf embeddings are tied to the items' input id
+embeddings, as SASRec ties its output layer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from transformers import GPT2Config, GPT2Model
+
+from genrec.indexing import TrieTensors
+
+
+@dataclass(frozen=True)
+class NetworkShape:
+    n_items: int
+    codebook_sizes: tuple[int, ...]
+    nodes_per_depth: tuple[int, ...]
+    request_dim: int
+    hidden_size: int
+    num_layers: int
+    num_heads: int
+    inner_size: int
+    max_len: int
+    dropout: float
+    attn_dropout: float
+
+
+def backbone_config(shape: NetworkShape) -> GPT2Config:
+    return GPT2Config(  # type: ignore[call-arg]
+        vocab_size=1,  # inputs arrive as embeddings; the token table is unused
+        n_positions=shape.max_len,
+        n_embd=shape.hidden_size,
+        n_layer=shape.num_layers,
+        n_head=shape.num_heads,
+        n_inner=shape.inner_size,
+        resid_pdrop=shape.dropout,
+        embd_pdrop=shape.dropout,
+        attn_pdrop=shape.attn_dropout,
+        bos_token_id=0,
+        eos_token_id=0,
+        attn_implementation="sdpa",
+    )
+
+
+class GenerativeNet(nn.Module):
+    input_codes: torch.Tensor
+
+    def __init__(self, shape: NetworkShape, codes: torch.Tensor, trie: TrieTensors) -> None:
+        super().__init__()
+        self.shape = shape
+        d = shape.hidden_size
+        n = shape.n_items
+        self.bos_id = n + 1  # 0 = padding, 1..n = items, n + 1 = start of sequence
+        self.item_embedding = nn.Embedding(n + 2, d, padding_idx=0)
+        self.code_embeddings = nn.ModuleList(
+            nn.Embedding(size + 1, d, padding_idx=size) for size in shape.codebook_sizes
+        )
+        # codes of padding / start rows point at each level's padding code (a zero vector).
+        null = torch.tensor(shape.codebook_sizes, dtype=torch.long)
+        table = torch.cat([null[None], codes[:, : len(shape.codebook_sizes)], null[None]])
+        self.register_buffer("input_codes", table, persistent=False)  # [n + 2, L]
+        self.backbone = GPT2Model(backbone_config(shape))
+        self.request_proj = nn.Linear(shape.request_dim, d)
+        self.null_request = nn.Parameter(torch.zeros(d))
+        self.fuse_norm = nn.LayerNorm(d)
+        depth = len(shape.nodes_per_depth)
+        # Node embeddings for every depth but the last (items use item_embedding, tied).
+        self.node_embeddings = nn.ModuleList(
+            nn.Embedding(size, d) for size in shape.nodes_per_depth[:-1]
+        )
+        self.node_bias = nn.ParameterList(
+            nn.Parameter(torch.zeros(size)) for size in shape.nodes_per_depth
+        )
+        self.updates = nn.ModuleList(
+            nn.Sequential(nn.Linear(2 * d, d), nn.GELU(), nn.Linear(d, d)) for _ in range(depth - 1)
+        )
+        self.update_norms = nn.ModuleList(nn.LayerNorm(d) for _ in range(depth - 1))
+        self.trie = trie
+        self.apply(self._init)
+
+    @staticmethod
+    def _init(module: nn.Module) -> None:
+        if isinstance(module, nn.Linear | nn.Embedding):
+            nn.init.normal_(module.weight, std=0.02)
+        if isinstance(module, nn.Linear) and module.bias is not None:
+            nn.init.zeros_(module.bias)
+        if isinstance(module, nn.Embedding) and module.padding_idx is not None:
+            with torch.no_grad():
+                module.weight[module.padding_idx].zero_()
+
+    # --------------------------------------------------------------------- encoder
+    def embed_items(self, ids: torch.Tensor) -> torch.Tensor:
+        """ids [B, T] (0 pad, 1..n items, n + 1 start) -> [B, T, D]."""
+        x = self.item_embedding(ids)
+        codes = self.input_codes[ids]  # [B, T, L]
+        for level, table in enumerate(self.code_embeddings):
+            x = x + table(codes[..., level])
+        return x
+
+    def encode(self, ids: torch.Tensor) -> torch.Tensor:
+        """Hidden states [B, T, D] for left-aligned, right-padded id sequences [B, T]."""
+        mask = (ids > 0).to(torch.long)
+        out = self.backbone(inputs_embeds=self.embed_items(ids), attention_mask=mask)
+        hidden: torch.Tensor = out.last_hidden_state
+        return hidden
+
+    def start_state(self, hidden: torch.Tensor, requests: torch.Tensor | None) -> torch.Tensor:
+        """Fuse hidden states [..., D] with request vectors [..., R] (None or zero rows = none)."""
+        if requests is None:
+            return self.fuse_norm(hidden + self.null_request)
+        has = (requests.abs().sum(-1, keepdim=True) > 0).to(hidden.dtype)  # [..., 1]
+        projected = self.request_proj(requests)
+        return self.fuse_norm(hidden + has * projected + (1 - has) * self.null_request)
+
+    # --------------------------------------------------------------------- decoder
+    def node_table(self, depth: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Embeddings [M_d, D] and biases [M_d] of the nodes at a depth."""
+        bias: torch.Tensor = self.node_bias[depth]
+        if depth == len(self.node_embeddings):
+            return self.item_embedding.weight[1 : self.shape.n_items + 1], bias
+        table: nn.Embedding = self.node_embeddings[depth]  # type: ignore[assignment]
+        return table.weight, bias
+
+    def child_logits(self, state: torch.Tensor, children: torch.Tensor, depth: int) -> torch.Tensor:
+        """state [..., D], children [..., C] node ids (-1 pad) -> log-probs [..., C].
+
+        Scores every node of the depth with one matrix product and gathers the children: on
+        a CPU one BLAS call beats gathering a [..., C, D] block, and its backward is dense.
+        """
+        weight, bias = self.node_table(depth)
+        every = state @ weight.T + bias  # [..., M_d]
+        lead = torch.broadcast_shapes(every.shape[:-1], children.shape[:-1])
+        children = children.expand(*lead, children.shape[-1])
+        every = every.expand(*lead, every.shape[-1])
+        logits = every.gather(-1, children.clamp(min=0))  # [..., C]
+        logits = logits.masked_fill(children < 0, float("-inf"))
+        return F.log_softmax(logits, dim=-1)
+
+    def advance(self, state: torch.Tensor, nodes: torch.Tensor, depth: int) -> torch.Tensor:
+        """The decoder state after choosing ``nodes`` [...] at ``depth``: [..., D]."""
+        weight, _ = self.node_table(depth)
+        chosen = weight[nodes]
+        update = self.updates[depth](torch.cat([state, chosen], dim=-1))
+        result: torch.Tensor = self.update_norms[depth](state + update)
+        return result
+
+    def path_loss(self, state: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """Teacher-forced negative log-likelihood of each target's code path. [M, D], [M] -> [M]."""
+        loss = torch.zeros(len(targets), device=state.device)
+        parent = torch.zeros_like(targets)
+        for depth in range(len(self.trie.node_ids)):
+            node = self.trie.node_ids[depth][targets]  # [M]
+            children = self.trie.children[depth][parent]  # [M, C]
+            logp = self.child_logits(state, children, depth)
+            slot = (children == node[:, None]).float().argmax(dim=1)
+            loss = loss - logp.gather(1, slot[:, None]).squeeze(1)
+            if depth < len(self.trie.node_ids) - 1:
+                state = self.advance(state, node, depth)
+            parent = node
+        return loss

@@ -1,0 +1,414 @@
+"""GenerativeRecommender: the product's model behind the common ``Recommender`` interface.
+
+fit: encode item texts -> semantic IDs -> train the generator on every position of the users'
+sequences (requests synthesized from item categories where the data has none) with early
+stopping on validation NDCG@10. recommend: encode the request, run the backbone once over the
+history, decode the top K items by catalog-constrained beam search.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+from transformers import GPT2Model
+
+from genrec.config import require
+from genrec.data.split import SequenceSplit
+from genrec.evaluation import evaluate
+from genrec.generative.decoding import beam_search
+from genrec.generative.model import GenerativeNet, NetworkShape
+from genrec.generative.requests import RequestSynthesizer
+from genrec.indexing import E5Encoder, IndexConfig, SemanticIndex, TextEncoder
+from genrec.recommender import Recommender, mask_matrix
+from genrec.training import (
+    LoopSettings,
+    LoopState,
+    early_stopping_loop,
+    resolve_device,
+    seed_everything,
+    training_windows,
+)
+
+CHECKPOINT_DIR = "checkpoint"
+
+
+@dataclass(frozen=True)
+class GenerativeConfig:
+    # semantic IDs
+    codebook_sizes: tuple[int, ...] = (32, 32)
+    kmeans_iterations: int = 50
+    # backbone (a GPT-2 built from a transformers config)
+    hidden_size: int = 64
+    num_layers: int = 2
+    num_heads: int = 2
+    inner_size: int = 256
+    dropout: float = 0.2
+    attn_dropout: float = 0.2
+    max_len: int = 50
+    window_stride: int = 25
+    # requests
+    request_probability: float = 0.5  # share of training targets given a synthesized request
+    chinese_share: float = 0.5
+    # optimisation
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    batch_size: int = 128
+    max_epochs: int = 200
+    patience: int = 10
+    eval_every: int = 2
+    valid_exclude_seen: bool = True
+    max_train_seconds: float = 0.0
+    device: str = "auto"
+    checkpoint_every_eval: bool = True  # write out_dir/checkpoint after each validation
+    # decoding
+    beam_size: int = 32
+
+    def validate(self) -> None:
+        IndexConfig(self.codebook_sizes, self.kmeans_iterations).validate()
+        require(self.hidden_size % self.num_heads == 0, "hidden_size must divide by num_heads")
+        require(self.num_layers >= 1 and self.inner_size >= 1, "layers and inner_size >= 1")
+        require(0 <= self.dropout < 1 and 0 <= self.attn_dropout < 1, "dropouts in [0, 1)")
+        require(self.max_len >= 2, "max_len must be at least 2")
+        require(1 <= self.window_stride <= self.max_len, "window_stride in [1, max_len]")
+        require(0 <= self.request_probability <= 1, "request_probability in [0, 1]")
+        require(0 <= self.chinese_share <= 1, "chinese_share in [0, 1]")
+        require(self.lr > 0 and self.weight_decay >= 0, "lr > 0 and weight_decay >= 0")
+        require(self.batch_size >= 1 and self.max_epochs >= 1, "batch_size, max_epochs >= 1")
+        require(self.patience >= 1 and self.eval_every >= 1, "patience, eval_every >= 1")
+        require(self.beam_size >= 1, "beam_size must be at least 1")
+
+
+def item_vectors_cached(encoder: TextEncoder, texts: list[str]) -> np.ndarray:
+    """Encode item texts once per (encoder, texts); cached under GENREC_CACHE or ~/.cache."""
+    root = Path(os.environ.get("GENREC_CACHE", Path.home() / ".cache" / "genrec"))
+    key = hashlib.sha256(json.dumps([encoder.name, texts]).encode()).hexdigest()[:24]
+    path = root / f"item-vectors-{key}.npy"
+    if path.is_file():
+        return np.load(path)
+    vectors = encoder.encode_items(texts)
+    root.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp.npy")
+    np.save(tmp, vectors)
+    tmp.replace(path)
+    return vectors
+
+
+class GenerativeRecommender(Recommender):
+    kind = "generative"
+    config_class = GenerativeConfig
+    config: GenerativeConfig
+
+    def __init__(self, config: GenerativeConfig | None = None) -> None:
+        super().__init__(config)
+        self.net: GenerativeNet | None = None
+        self.index: SemanticIndex | None = None
+        self.item_vectors = np.zeros((0, 0), dtype=np.float32)
+        self._encoder: TextEncoder | None = None
+        self.device = torch.device("cpu")
+        self.checkpoint_root: Path | None = None  # set by the CLI to write/resume checkpoints
+
+    # ----------------------------------------------------------------------- parts
+    @property
+    def encoder(self) -> TextEncoder:
+        if self._encoder is None:
+            self._encoder = E5Encoder()
+        return self._encoder
+
+    def item_texts(self) -> list[str]:
+        catalog = self._require_catalog()
+        return [catalog.text(i) for i in range(len(catalog))]
+
+    def _shape(self, n_items: int, index: SemanticIndex, request_dim: int) -> NetworkShape:
+        cfg = self.config
+        return NetworkShape(
+            n_items=n_items,
+            codebook_sizes=tuple(cfg.codebook_sizes),
+            nodes_per_depth=tuple(index.nodes_per_depth),
+            request_dim=request_dim,
+            hidden_size=cfg.hidden_size,
+            num_layers=cfg.num_layers,
+            num_heads=cfg.num_heads,
+            inner_size=cfg.inner_size,
+            max_len=cfg.max_len,
+            dropout=cfg.dropout,
+            attn_dropout=cfg.attn_dropout,
+        )
+
+    def _build_net(self, shape: NetworkShape) -> GenerativeNet:
+        assert self.index is not None
+        codes = torch.from_numpy(self.index.codes)
+        return GenerativeNet(shape, codes, self.index.tensors(self.device)).to(self.device)
+
+    # -------------------------------------------------------------------- training
+    def _fit(self, split: SequenceSplit, *, seed: int, progress: bool) -> None:
+        cfg = self.config
+        generator = seed_everything(seed)
+        rng = np.random.default_rng(seed)
+        self.device = resolve_device(cfg.device)
+        catalog = self._require_catalog()
+        self.item_vectors = item_vectors_cached(self.encoder, self.item_texts())
+        self.index = SemanticIndex.fit(
+            self.item_vectors, IndexConfig(cfg.codebook_sizes, cfg.kmeans_iterations, seed)
+        )
+        n_items = len(catalog)
+        requests = TrainingRequests.build(self, split, rng)
+        shape = self._shape(n_items, self.index, int(requests.table.shape[1]))
+        self.net = self._build_net(shape)
+        net = self.net
+        sequences = [np.concatenate([[n_items], s]) for s in split.train.values()]  # start id
+        inputs_np, targets_np = training_windows(sequences, cfg.max_len, cfg.window_stride)
+        inputs = torch.from_numpy(inputs_np)  # [W, T]
+        targets = torch.from_numpy(targets_np)  # [W, T]
+        real_requests = requests.windows(split, cfg)
+        table = torch.from_numpy(requests.table).to(self.device)  # [R, Dr]
+        optimizer = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+        def run_epoch(epoch: int) -> float:
+            order = torch.randperm(len(inputs), generator=generator)
+            total, batches = 0.0, 0
+            for begin in range(0, len(order), cfg.batch_size):
+                rows = order[begin : begin + cfg.batch_size]
+                x = inputs[rows].to(self.device)
+                y = targets[rows].to(self.device)
+                keep = y >= 0  # [B, T]
+                hidden = net.encode(x)[keep]  # [M, D]
+                if real_requests is not None:
+                    req_ids = torch.from_numpy(real_requests[rows.numpy()]).to(self.device)[keep]
+                else:
+                    req_ids = requests.draw(y[keep].cpu().numpy(), rng).to(self.device)
+                state = net.start_state(hidden, table[req_ids])
+                loss = net.path_loss(state, y[keep]).mean()
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                total += float(loss.detach())
+                batches += 1
+            return total / max(batches, 1)
+
+        def validate() -> float:
+            result = evaluate(self, split, "valid", exclude_seen=cfg.valid_exclude_seen)
+            return float(result.metrics["ndcg@10"])
+
+        loop_state, best = self._resume_state()
+        settings = LoopSettings(cfg.max_epochs, cfg.patience, cfg.eval_every, cfg.max_train_seconds)
+        state = early_stopping_loop(
+            net,
+            run_epoch,
+            validate,
+            settings,
+            desc="generative",
+            progress=progress,
+            state=loop_state,
+            best_weights=best,
+            on_evaluated=self._write_checkpoint if self.checkpoint_root else None,
+        )
+        self.fit_info = {
+            "epochs": state.epoch,
+            "best_epoch": state.best_epoch,
+            "best_valid_ndcg@10": state.best_ndcg,
+            "train_seconds": round(state.train_seconds, 3),
+            "train_windows": len(inputs),
+            "train_targets": int((targets >= 0).sum()),
+            "parameters": sum(p.numel() for p in net.parameters()),
+            "device": str(self.device),
+            "seed": seed,
+            "requests": requests.kind,
+            "index": self.index.stats(),
+            "curve": state.curve,
+        }
+
+    # ------------------------------------------------------------------ checkpoints
+    def _write_checkpoint(self, state: LoopState, best: dict[str, torch.Tensor]) -> None:
+        assert self.checkpoint_root is not None and self.net is not None
+        target = self.checkpoint_root / CHECKPOINT_DIR
+        tmp = target.with_name(CHECKPOINT_DIR + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        save_file(
+            {k: v.contiguous() for k, v in self.net.state_dict().items()},
+            str(tmp / "current.safetensors"),
+        )
+        save_file({k: v.contiguous() for k, v in best.items()}, str(tmp / "best.safetensors"))
+        (tmp / "loop_state.json").write_text(json.dumps(state.to_dict()))
+        shutil.rmtree(target, ignore_errors=True)
+        tmp.rename(target)
+
+    def _resume_state(self) -> tuple[LoopState | None, dict[str, torch.Tensor] | None]:
+        if self.checkpoint_root is None or self.net is None:
+            return None, None
+        source = self.checkpoint_root / CHECKPOINT_DIR
+        if not (source / "loop_state.json").is_file():
+            return None, None
+        saved = json.loads((source / "loop_state.json").read_text())
+        self.net.load_state_dict(load_file(str(source / "current.safetensors")))
+        best = load_file(str(source / "best.safetensors"))
+        return LoopState(**saved), best
+
+    # ------------------------------------------------------------------- inference
+    def _require_net(self) -> GenerativeNet:
+        if self.net is None:
+            raise RuntimeError("GenerativeRecommender is not fitted; call fit() or load()")
+        return self.net
+
+    def start_states(
+        self, histories: Sequence[np.ndarray], requests: Sequence[str] | None
+    ) -> torch.Tensor:
+        """Decoder start states [B, D] for histories and optional request texts."""
+        net = self._require_net()
+        n_items = net.shape.n_items
+        max_len = self.config.max_len
+        ids = torch.zeros(len(histories), max_len, dtype=torch.long)
+        last = torch.zeros(len(histories), dtype=torch.long)
+        for row, hist in enumerate(histories):
+            seq = np.asarray(hist, dtype=np.int64)
+            seq = np.concatenate([[n_items], seq]) if len(seq) < max_len else seq[-max_len:]
+            ids[row, : len(seq)] = torch.from_numpy(seq + 1)
+            last[row] = len(seq) - 1
+        hidden = net.encode(ids.to(self.device))  # [B, T, D]
+        hidden = hidden[torch.arange(len(histories)), last.to(self.device)]  # [B, D]
+        vectors = None
+        if requests is not None and any(r.strip() for r in requests):
+            texts = [r.strip() for r in requests]
+            wanted = [t for t in texts if t]
+            encoded = dict(zip(wanted, self.encoder.encode_requests(wanted), strict=True))
+            dim = net.request_proj.in_features
+            vectors = torch.from_numpy(
+                np.stack([encoded[t] if t else np.zeros(dim, np.float32) for t in texts])
+            ).to(self.device)
+        return net.start_state(hidden, vectors)
+
+    def recommend_indices(
+        self,
+        histories: Sequence[np.ndarray],
+        k: int,
+        *,
+        exclude_seen: bool = True,
+        exclude: Sequence[np.ndarray] | None = None,
+        candidates: np.ndarray | None = None,
+        requests: Sequence[str] | None = None,
+        beam_size: int | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        net = self._require_net()
+        n_items = net.shape.n_items
+        with torch.no_grad():
+            state = self.start_states(histories, requests)
+            allowed = None
+            if exclude_seen or exclude is not None or candidates is not None:
+                blocked = mask_matrix(n_items, histories, exclude_seen, exclude, candidates)
+                allowed = torch.from_numpy(~blocked).to(self.device)
+            items, scores = beam_search(net, state, allowed, k, beam_size or self.config.beam_size)
+        return items.cpu().numpy().astype(np.int64), scores.cpu().numpy().astype(np.float64)
+
+    # ---------------------------------------------------------------------- persist
+    def _save_state(self, path: Path) -> None:
+        net = self._require_net()
+        assert self.index is not None
+        net.backbone.save_pretrained(path / "backbone")
+        heads = {
+            k: v.contiguous().cpu()
+            for k, v in net.state_dict().items()
+            if not k.startswith("backbone.")
+        }
+        save_file(heads, str(path / "heads.safetensors"))
+        self.index.save(path)
+        np.save(path / "item_vectors.npy", self.item_vectors)
+        (path / "network.json").write_text(
+            json.dumps(dataclasses.asdict(net.shape), indent=2) + "\n"
+        )
+
+    def _load_state(self, path: Path) -> None:
+        self.index = SemanticIndex.load(path)
+        self.item_vectors = np.load(path / "item_vectors.npy")
+        raw = json.loads((path / "network.json").read_text())
+        raw["codebook_sizes"] = tuple(raw["codebook_sizes"])
+        raw["nodes_per_depth"] = tuple(raw["nodes_per_depth"])
+        self.device = torch.device("cpu")
+        net = self._build_net(NetworkShape(**raw))
+        net.backbone = GPT2Model.from_pretrained(path / "backbone")
+        missing, unexpected = net.load_state_dict(
+            load_file(str(path / "heads.safetensors")), strict=False
+        )
+        if unexpected or any(not k.startswith("backbone.") for k in missing):
+            raise ValueError(f"{path}: weights do not match the network ({missing}, {unexpected})")
+        self.net = net.to(self.device).eval()
+
+
+@dataclass
+class TrainingRequests:
+    """The request vectors training uses: real request texts, or synthesized ones."""
+
+    kind: str  # "data" or "synthesized"
+    table: np.ndarray  # [R, Dr], row 0 = no request (zeros)
+    ids_by_text: dict[str, int]
+    per_item: np.ndarray  # [N, Q] request ids a target may draw (synthesized), -1 padded
+    per_item_count: np.ndarray  # [N]
+    probability: float
+
+    @classmethod
+    def build(
+        cls, model: GenerativeRecommender, split: SequenceSplit, rng: np.random.Generator
+    ) -> TrainingRequests:
+        catalog = model._require_catalog()
+        cfg = model.config
+        has_real = any(any(r for r in reqs) for reqs in split.train_requests.values())
+        if has_real:
+            texts = sorted({r for reqs in split.train_requests.values() for r in reqs if r})
+            kind = "data"
+            per_item = np.full((len(catalog), 1), -1, dtype=np.int64)
+        else:
+            synth = RequestSynthesizer(
+                catalog.categories, cfg.request_probability, cfg.chinese_share
+            )
+            texts = synth.vocabulary()
+            kind = "synthesized"
+        vectors = model.encoder.encode_requests(texts) if texts else np.zeros((0, 384))
+        dim = vectors.shape[1] if len(vectors) else 384
+        table = np.concatenate([np.zeros((1, dim), np.float32), vectors.astype(np.float32)])
+        ids_by_text = {t: i + 1 for i, t in enumerate(texts)}
+        if not has_real:
+            options = [
+                [ids_by_text[t] for t in texts if _mentions(t, cats)] for cats in catalog.categories
+            ]
+            width = max((len(o) for o in options), default=1) or 1
+            per_item = np.full((len(catalog), width), -1, dtype=np.int64)
+            for i, opts in enumerate(options):
+                per_item[i, : len(opts)] = opts
+        counts = (per_item >= 0).sum(axis=1)
+        return cls(kind, table, ids_by_text, per_item, counts, cfg.request_probability)
+
+    def draw(self, targets: np.ndarray, rng: np.random.Generator) -> torch.Tensor:
+        """Synthesized request ids for targets: with some probability one of the target's."""
+        counts = self.per_item_count[targets]
+        pick = (rng.random(len(targets)) * np.maximum(counts, 1)).astype(np.int64)
+        ids = self.per_item[targets, np.minimum(pick, self.per_item.shape[1] - 1)]
+        use = (rng.random(len(targets)) < self.probability) & (counts > 0)
+        return torch.from_numpy(np.where(use, np.maximum(ids, 0), 0))
+
+    def windows(self, split: SequenceSplit, cfg: GenerativeConfig) -> np.ndarray | None:
+        """Request ids aligned with the training windows' targets (real requests only)."""
+        if self.kind != "data":
+            return None
+        sequences = [
+            np.concatenate([[0], [self.ids_by_text.get(r, 0) for r in split.train_requests[u]]])
+            for u in split.train
+        ]
+        shifted = [s - 1 for s in sequences]  # training_windows adds 1 to inputs only
+        _, request_targets = training_windows(shifted, cfg.max_len, cfg.window_stride)
+        return np.maximum(request_targets, 0)
+
+
+def _mentions(text: str, categories: tuple[str, ...]) -> bool:
+    from genrec.generative.requests import genre_phrase, language_of
+
+    lang = language_of(text)
+    return any(genre_phrase(c, lang) in text for c in categories)

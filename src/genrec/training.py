@@ -1,0 +1,163 @@
+"""What every trained model shares: device choice, seeding, training windows, and the
+epoch loop with early stopping on validation NDCG@10 (resumable from a checkpoint)."""
+
+from __future__ import annotations
+
+import copy
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` picks CUDA when available (checked only when called, never at import)."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def seed_everything(seed: int) -> torch.Generator:
+    """Seed Python, NumPy and torch; return a generator for this run's own shuffling."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    generator = torch.Generator()
+    generator.manual_seed(seed)
+    return generator
+
+
+def training_windows(
+    sequences: Sequence[np.ndarray], max_len: int, stride: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Inputs [W, T] (1-based item ids, 0 = pad) and targets [W, T] (catalog index, -100 = none).
+
+    Each window reads up to ``max_len`` consecutive items and predicts the item after each; a
+    target already predicted in an earlier window of the same sequence is set to -100, so every
+    target counts once per epoch and, past the first window, has at least
+    ``max_len - stride`` items of context.
+    """
+    inputs: list[np.ndarray] = []
+    targets: list[np.ndarray] = []
+    for seq in sequences:
+        n = len(seq) - 1  # number of (input, next item) pairs
+        if n < 1:
+            continue
+        x, y = seq[:-1] + 1, seq[1:]
+        starts = [0] if n <= max_len else list(range(0, n - max_len, stride)) + [n - max_len]
+        covered = 0  # targets [0, covered) of this sequence are already in a window
+        for start in starts:
+            end = min(start + max_len, n)
+            row_x = np.zeros(max_len, dtype=np.int64)
+            row_y = np.full(max_len, -100, dtype=np.int64)
+            row_x[: end - start] = x[start:end]
+            new = max(covered, start)
+            row_y[new - start : end - start] = y[new:end]
+            covered = end
+            inputs.append(row_x)
+            targets.append(row_y)
+    if not inputs:
+        return np.zeros((0, max_len), dtype=np.int64), np.zeros((0, max_len), dtype=np.int64)
+    return np.stack(inputs), np.stack(targets)
+
+
+@dataclass
+class LoopState:
+    """Progress of an early-stopped run; saved in checkpoints so a run can resume."""
+
+    epoch: int = 0
+    best_ndcg: float = -1.0
+    best_epoch: int = 0
+    stale: int = 0
+    train_seconds: float = 0.0
+    curve: list[dict[str, float]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "epoch": self.epoch,
+            "best_ndcg": self.best_ndcg,
+            "best_epoch": self.best_epoch,
+            "stale": self.stale,
+            "train_seconds": self.train_seconds,
+            "curve": self.curve,
+        }
+
+
+@dataclass(frozen=True)
+class LoopSettings:
+    max_epochs: int
+    patience: int
+    eval_every: int
+    max_train_seconds: float = 0.0
+
+
+def early_stopping_loop(
+    module: nn.Module,
+    run_epoch: Callable[[int], float],
+    validate: Callable[[], float],
+    settings: LoopSettings,
+    *,
+    desc: str,
+    progress: bool,
+    state: LoopState | None = None,
+    best_weights: dict[str, torch.Tensor] | None = None,
+    on_evaluated: Callable[[LoopState, dict[str, torch.Tensor]], None] | None = None,
+) -> LoopState:
+    """Run epochs until validation NDCG@10 stops improving; leave the best weights loaded.
+
+    ``run_epoch(epoch)`` trains one epoch and returns its mean loss; ``validate()`` returns
+    validation NDCG@10. ``on_evaluated`` is called after every validation (for checkpoints).
+    """
+    state = state or LoopState()
+    best = best_weights if best_weights is not None else copy.deepcopy(module.state_dict())
+    bar = tqdm(
+        total=settings.max_epochs,
+        initial=state.epoch,
+        desc=desc,
+        unit="epoch",
+        disable=not progress,
+    )
+    while state.epoch < settings.max_epochs and state.stale < settings.patience:
+        started = time.perf_counter()
+        module.train()
+        loss = run_epoch(state.epoch + 1)
+        state.train_seconds += time.perf_counter() - started
+        state.epoch += 1
+        postfix = {"loss": round(loss, 4)}
+        out_of_time = 0.0 < settings.max_train_seconds <= state.train_seconds
+        if (
+            state.epoch % settings.eval_every == 0
+            or state.epoch == settings.max_epochs
+            or out_of_time
+        ):
+            module.eval()
+            with torch.no_grad():
+                ndcg = validate()
+            state.curve.append(
+                {
+                    "epoch": state.epoch,
+                    "seconds": round(state.train_seconds, 3),
+                    "valid_ndcg@10": ndcg,
+                }
+            )
+            postfix["valid_ndcg@10"] = round(ndcg, 4)
+            if ndcg > state.best_ndcg:
+                state.best_ndcg, state.best_epoch, state.stale = ndcg, state.epoch, 0
+                best = copy.deepcopy(module.state_dict())
+            else:
+                state.stale += 1
+            if on_evaluated is not None:
+                on_evaluated(state, best)
+        bar.set_postfix(postfix)
+        bar.update(1)
+        if out_of_time:
+            break
+    bar.close()
+    module.load_state_dict(best)
+    module.eval()
+    return state

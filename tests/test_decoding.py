@@ -1,0 +1,105 @@
+"""Constrained beam search against brute force, batched against one-by-one, and validity."""
+
+import numpy as np
+import pytest
+import torch
+
+from genrec.generative.decoding import beam_search, score_all_items
+from genrec.generative.model import GenerativeNet, NetworkShape
+from genrec.indexing import IndexConfig, SemanticIndex
+
+
+@pytest.fixture(scope="module")
+def net():
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(60, 8))
+    index = SemanticIndex.fit(vectors, IndexConfig((4, 3)))
+    shape = NetworkShape(
+        n_items=60,
+        codebook_sizes=(4, 3),
+        nodes_per_depth=tuple(index.nodes_per_depth),
+        request_dim=8,
+        hidden_size=16,
+        num_layers=1,
+        num_heads=2,
+        inner_size=32,
+        max_len=10,
+        dropout=0.0,
+        attn_dropout=0.0,
+    )
+    model = GenerativeNet(shape, torch.from_numpy(index.codes), index.tensors())
+    with torch.no_grad():  # random weights with large spread, so the ranking is not flat
+        for p in model.parameters():
+            p.normal_(0, 1.0)
+    return model.eval()
+
+
+def _states(net, batch, seed=1):
+    gen = torch.Generator().manual_seed(seed)
+    return torch.randn(batch, net.shape.hidden_size, generator=gen)
+
+
+def test_brute_force_probabilities_sum_to_one(net):
+    with torch.no_grad():
+        logp = score_all_items(net, _states(net, 3))
+    np.testing.assert_allclose(logp.exp().sum(1).numpy(), 1.0, rtol=1e-4)
+
+
+def test_wide_beam_equals_brute_force_top_k(net):
+    state = _states(net, 5)
+    with torch.no_grad():
+        exact = score_all_items(net, state)
+        items, scores = beam_search(net, state, None, k=10, beam_size=1000)
+    top_scores, top_items = exact.topk(10, dim=1)
+    assert torch.equal(items, top_items)
+    torch.testing.assert_close(scores, top_scores, rtol=1e-5, atol=1e-5)
+
+
+def test_filters_match_brute_force_over_allowed_items(net):
+    state = _states(net, 4, seed=2)
+    gen = torch.Generator().manual_seed(3)
+    allowed = torch.rand(4, 60, generator=gen) > 0.6
+    with torch.no_grad():
+        exact = score_all_items(net, state).masked_fill(~allowed, float("-inf"))
+        items, scores = beam_search(net, state, allowed, k=8, beam_size=1000)
+    assert torch.equal(items, exact.topk(8, dim=1).indices)
+    assert bool(allowed.gather(1, items).all())
+
+
+def test_batched_equals_one_by_one(net):
+    state = _states(net, 6, seed=4)
+    with torch.no_grad():
+        items, scores = beam_search(net, state, None, k=7, beam_size=4)
+        for row in range(6):
+            one_items, one_scores = beam_search(net, state[row : row + 1], None, 7, 4)
+            assert torch.equal(one_items[0], items[row])
+            torch.testing.assert_close(one_scores[0], scores[row])
+
+
+@pytest.mark.parametrize("beam", [1, 2, 5])
+def test_narrow_beams_return_distinct_real_items(net, beam):
+    with torch.no_grad():
+        items, scores = beam_search(net, _states(net, 32, seed=5), None, k=10, beam_size=beam)
+    real = items[items >= 0]
+    assert int(real.max()) < 60
+    for row in items:
+        row = row[row >= 0]
+        assert len(set(row.tolist())) == len(row)
+    assert bool((scores[:, :-1] >= scores[:, 1:]).all())
+
+
+def test_random_weights_never_give_invalid_items(net):
+    torch.manual_seed(7)
+    with torch.no_grad():
+        items, _ = beam_search(net, torch.randn(200, 16) * 5, None, k=10, beam_size=3)
+    assert bool(((items >= 0) & (items < 60)).all())
+
+
+def test_k_beyond_allowed_items_pads_with_minus_one(net):
+    allowed = torch.zeros(2, 60, dtype=torch.bool)
+    allowed[:, [3, 17, 42]] = True
+    with torch.no_grad():
+        items, scores = beam_search(net, _states(net, 2), allowed, k=6, beam_size=8)
+    assert sorted(items[0, :3].tolist()) == [3, 17, 42]
+    assert items[:, 3:].eq(-1).all() and torch.isneginf(scores[:, 3:]).all()

@@ -1,0 +1,79 @@
+import numpy as np
+import pytest
+
+from genrec.config import ConfigError
+from genrec.indexing import IndexConfig, SemanticIndex, kmeans
+
+
+def _vectors(n=300, d=16, seed=0):
+    rng = np.random.default_rng(seed)
+    v = rng.normal(size=(n, d))
+    return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+def test_codes_are_unique_and_within_codebooks():
+    index = SemanticIndex.fit(_vectors(), IndexConfig((8, 8)))
+    codes = index.codes
+    assert codes.shape == (300, 3)
+    assert len(np.unique(codes, axis=0)) == 300
+    assert codes[:, 0].max() < 8 and codes[:, 1].max() < 8
+    stats = index.stats()
+    assert stats["code_tuples_unique"] is True
+    assert stats["levels"][0]["utilization"] == 1.0
+    assert stats["max_items_per_prefix"] >= 1
+
+
+def test_similar_items_share_prefixes():
+    rng = np.random.default_rng(1)
+    centres = rng.normal(size=(4, 16)) * 10
+    vectors = np.concatenate([c + rng.normal(size=(20, 16)) * 0.1 for c in centres])
+    index = SemanticIndex.fit(vectors, IndexConfig((4, 4)))
+    for group in range(4):
+        assert len(set(index.codes[group * 20 : (group + 1) * 20, 0])) == 1
+
+
+def test_fit_is_deterministic_for_a_seed():
+    a = SemanticIndex.fit(_vectors(), IndexConfig((8, 8), seed=3)).codes
+    b = SemanticIndex.fit(_vectors(), IndexConfig((8, 8), seed=3)).codes
+    assert np.array_equal(a, b)
+
+
+def test_new_items_get_unique_codes_without_refitting():
+    index = SemanticIndex.fit(_vectors(), IndexConfig((8, 8)))
+    centroids = [c.copy() for c in index.centroids]
+    new = index.add_items(_vectors(10, seed=5))
+    assert new.shape == (10, 3)
+    assert len(index) == 310
+    assert len(np.unique(index.codes, axis=0)) == 310
+    assert all(np.array_equal(a, b) for a, b in zip(centroids, index.centroids, strict=True))
+    assert index.children[-1].max() == 309  # the trie now reaches the new items
+
+
+def test_trie_tables_reach_every_item_exactly_once():
+    index = SemanticIndex.fit(_vectors(), IndexConfig((4, 4)))
+    leaves = index.children[-1]
+    reached = leaves[leaves >= 0]
+    assert sorted(reached.tolist()) == list(range(300))
+    for depth in range(1, index.depth):
+        parents = index.parent_of[depth][index.node_ids[depth]]
+        assert np.array_equal(parents, index.node_ids[depth - 1])
+
+
+def test_save_and_load_round_trip(tmp_path):
+    index = SemanticIndex.fit(_vectors(), IndexConfig((8, 4)))
+    index.save(tmp_path)
+    loaded = SemanticIndex.load(tmp_path)
+    assert np.array_equal(loaded.codes, index.codes)
+    assert loaded.config == index.config
+
+
+def test_kmeans_keeps_every_cluster_in_use():
+    vectors = _vectors(50)
+    centroids = kmeans(vectors, 10, 20, 0)
+    d2 = ((vectors[:, None, :] - centroids[None]) ** 2).sum(-1)
+    assert len(np.unique(d2.argmin(1))) == 10
+
+
+def test_bad_index_config_is_rejected():
+    with pytest.raises(ConfigError, match="at least 2 codes"):
+        IndexConfig((1, 8)).validate()

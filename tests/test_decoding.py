@@ -63,7 +63,9 @@ def test_filters_match_brute_force_over_allowed_items(net):
     with torch.no_grad():
         exact = score_all_items(net, state).masked_fill(~allowed, float("-inf"))
         items, scores = beam_search(net, state, allowed, k=8, beam_size=1000)
-    assert torch.equal(items, exact.topk(8, dim=1).indices)
+    expected = exact.topk(8, dim=1)
+    assert torch.equal(items, expected.indices)
+    torch.testing.assert_close(scores, expected.values, rtol=1e-5, atol=1e-5)
     assert bool(allowed.gather(1, items).all())
 
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from synthetic import make_dataset
 
 from genrec.generative.recommender import GenerativeConfig, GenerativeRecommender
 from genrec.recommender import Recommender
+
+from synthetic import make_dataset
 
 TINY = GenerativeConfig(
     codebook_sizes=(2, 2), hidden_size=16, num_layers=1, num_heads=1, inner_size=32,

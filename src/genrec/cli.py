@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 import time
 from collections.abc import Sequence
@@ -149,6 +150,7 @@ def train_model(
     config_file: str | None = None,
     seed: int = 0,
     progress: bool = True,
+    resume: bool = False,
 ) -> tuple[Recommender, Dataset]:
     """Load data, fit a model of ``kind`` and save it with its data spec; shared by CLI commands."""
     klass = model_class(kind)
@@ -157,7 +159,12 @@ def train_model(
     for line in dataset.report.lines():
         print(line, file=sys.stderr)
     started = time.perf_counter()
-    model = klass(config).fit(dataset, seed=seed, progress=progress)
+    model = klass(config)
+    if hasattr(model, "checkpoint_root"):
+        if not resume:
+            shutil.rmtree(out / "checkpoint", ignore_errors=True)
+        model.checkpoint_root = out
+    model.fit(dataset, seed=seed, progress=progress)
     model.fit_info.update(
         {"data": spec, "seed": seed, "fit_seconds": round(time.perf_counter() - started, 3)}
     )
@@ -210,23 +217,28 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def cmd_recommend(args: argparse.Namespace) -> int:
     model = Recommender.load(args.model_dir)
     history = [h for h in args.history.split(",") if h] if args.history is not None else None
-    if args.user is None and history is None:
-        raise ConfigError("give --user ID or --history ID,ID,...")
-    recs = model.recommend(
+    if args.user is None and history is None and not args.request:
+        raise ConfigError("give --user ID, --history ID,ID,... or --request TEXT")
+    result = model.recommend_with_text(
         user=args.user,
         history=history,
         k=args.k,
         exclude=[e for e in (args.exclude or "").split(",") if e],
         exclude_seen=not args.include_seen,
+        request=args.request,
         categories=[c for c in (args.category or "").split(",") if c] or None,
     )
     if args.json:
-        _print_json({"items": [r.to_dict() for r in recs]})
+        _print_json(result.to_dict())
         return 0
     who = f"user {args.user}" if args.user is not None else "the given history"
-    print(f"top {len(recs)} for {who}:")
-    for rank, rec in enumerate(recs, start=1):
+    print(
+        f"top {len(result.items)} for {who}"
+        + (f" asking {args.request!r}:" if args.request else ":")
+    )
+    for rank, rec in enumerate(result.items, start=1):
         print(f"{rank:>3}. {rec.title}  [{rec.item_id}]  score {rec.score:.4f}")
+    print(result.text)
     return 0
 
 
@@ -290,8 +302,9 @@ def build_parser() -> argparse.ArgumentParser:
         "train",
         help="train a model and save it to a directory",
         formatter_class=_Formatter,
-        epilog="example:\n  genrec train --model sasrec --data ml-100k --out artifacts/sasrec "
-        "--seed 1\n  genrec train --model itemknn --data log.csv --catalog items.csv --out m",
+        epilog="examples:\n  genrec train --model generative --data ml-100k --out artifacts/gen\n"
+        "  genrec train --model sasrec --data ml-100k --out artifacts/sasrec --seed 1\n"
+        "  genrec train --model itemknn --data log.csv --catalog items.csv --out m",
     )
     train.add_argument("--model", required=True, choices=sorted(registry()))
     _add_data_args(train)
@@ -299,6 +312,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--config", help="JSON or TOML file of the model's settings")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--quiet", action="store_true", help="no progress bars")
+    train.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue from OUT/checkpoint (written after each validation) instead of starting over",
+    )
     train.set_defaults(func=cmd_train)
 
     ev = sub.add_parser(
@@ -323,11 +341,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="recommend items for a user or a history",
         formatter_class=_Formatter,
         epilog="examples:\n  genrec recommend --model-dir artifacts/demo --user 1 -k 5\n"
-        "  genrec recommend --model-dir artifacts/demo --history 50,181,172 --json",
+        "  genrec recommend --model-dir artifacts/demo --history 50,181,172 --json\n"
+        "  genrec recommend --model-dir artifacts/demo --user 1 --request 'I want a scary movie'\n"
+        "  genrec recommend --model-dir artifacts/demo --request '我想看一部恐怖片'",
     )
     rec.add_argument("--model-dir", required=True)
     rec.add_argument("--user", help="a user id known to the model")
     rec.add_argument("--history", help="comma-separated item ids (overrides the user's history)")
+    rec.add_argument(
+        "--request", help="what the user asks for, in their words (generative model; any language)"
+    )
     rec.add_argument("-k", type=int, default=10, help="how many items")
     rec.add_argument("--exclude", help="comma-separated item ids never to recommend")
     rec.add_argument("--category", help="comma-separated categories to keep")

@@ -41,7 +41,7 @@ def _check_type(name: str, value: Any, annotation: Any) -> Any:
                 return _check_type(name, value, option)
             except ConfigError as exc:
                 errors.append(str(exc))
-        raise ConfigError(errors[0] if errors else f"'{name}': bad value {value!r}")
+        raise ConfigError(errors[0] if errors else f"'{name}' has a bad value {value!r}")
     if origin is tuple:
         if not isinstance(value, list | tuple):
             raise ConfigError(f"'{name}' must be a list, got {value!r}")
@@ -78,11 +78,19 @@ def from_dict(cls: type[C], values: dict[str, Any], *, source: str = "config") -
         raise ConfigError(
             f"{source}: unknown key(s) {unknown} for {cls.__name__}; known: {sorted(fields)}"
         )
-    checked = {k: _check_type(f"{source}: {k}", v, hints[k]) for k, v in values.items()}
+    checked = {}
+    for key, value in values.items():
+        try:
+            checked[key] = _check_type(key, value, hints[key])
+        except ConfigError as exc:
+            raise ConfigError(f"{source}: {exc}") from None
     config = cls(**checked)
     validate = getattr(config, "validate", None)
     if validate is not None:
-        validate()
+        try:
+            validate()
+        except ConfigError as exc:
+            raise ConfigError(f"{source}: {exc}") from None
     return typing.cast(C, config)
 
 

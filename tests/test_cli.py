@@ -1,0 +1,107 @@
+"""The command line: every command documented with an example, JSON outputs, clean errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from genrec.cli import build_parser, main
+
+COMMANDS = [["data", "info"], ["train"], ["evaluate"], ["recommend"], ["demo"]]
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c))
+def test_every_command_has_help_with_an_example(command, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main([*command, "--help"])
+    assert exit_info.value.code == 0
+    text = capsys.readouterr().out
+    assert "example" in text and "genrec " in text
+
+
+def test_data_info_ml100k_json_counts(capsys):
+    assert main(["data", "info", "ml-100k", "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert (info["users"], info["items"], info["interactions"]) == (943, 1682, 100000)
+
+
+def _write_log(tmp_path):
+    rows = ["user,item,ts"]
+    for u in range(6):
+        for t, item in enumerate(["x", "y", "z", "w"][u % 2 :] + ["v"]):
+            rows.append(f"u{u},{item},{t}")
+    (tmp_path / "log.csv").write_text("\n".join(rows) + "\n")
+    (tmp_path / "items.csv").write_text(
+        "item,title,genres\nx,Film X,Drama\ny,Film Y,Comedy\nz,Film Z,Drama\n"
+        "w,Film W,Comedy\nv,Film V,Horror\nq,Film Q,Horror\n"
+    )
+
+
+def test_train_evaluate_recommend_on_users_own_files(tmp_path, capsys):
+    _write_log(tmp_path)
+    out = tmp_path / "model"
+    args = ["--data", str(tmp_path / "log.csv"), "--catalog", str(tmp_path / "items.csv")]
+    assert main(["train", "--model", "itemknn", *args, "--out", str(out), "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", "--model-dir", str(out), "--json"]) == 0
+    metrics = json.loads(capsys.readouterr().out)
+    for key in ("ndcg@10", "recall@10", "mrr", "coverage", "invalid_rate"):
+        assert key in metrics
+    assert metrics["invalid_rate"] == 0.0
+    assert metrics["protocol"]["exclude_seen"] is True
+    assert main(["recommend", "--model-dir", str(out), "--user", "u0", "-k", "2", "--json"]) == 0
+    recs = json.loads(capsys.readouterr().out)
+    assert len(recs["items"]) == 1  # u0 saw 5 of the 6 items
+    assert set(recs["items"][0]) == {"item_id", "title", "score"}
+    assert recs["items"][0]["title"] == "Film Q"
+    assert recs["text"] == "You may like: Film Q"
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["data", "info", "missing.csv"], "neither a built-in dataset"),
+        (["recommend", "--model-dir", "nowhere", "--user", "1"], "not a genrec model directory"),
+        (["train", "--model", "popular", "--data", "ml-100k", "--out", "x", "--config",
+          "nope.json"], "config file nope.json does not exist"),
+    ],
+)  # fmt: skip
+def test_bad_input_is_one_clear_line_not_a_traceback(argv, message, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err
+    assert "Traceback" not in err
+
+
+def test_unknown_user_and_item_errors(tmp_path, capsys):
+    _write_log(tmp_path)
+    out = tmp_path / "m"
+    args = ["--data", str(tmp_path / "log.csv"), "--catalog", str(tmp_path / "items.csv")]
+    main(["train", "--model", "popular", *args, "--out", str(out), "--quiet"])
+    capsys.readouterr()
+    assert main(["recommend", "--model-dir", str(out), "--user", "ghost"]) == 2
+    assert "user 'ghost' is unknown" in capsys.readouterr().err
+    assert main(["recommend", "--model-dir", str(out), "--history", "x,nope"]) == 2
+    assert "item 'nope' is not in the catalog" in capsys.readouterr().err
+
+
+def test_bad_config_value_names_the_key(tmp_path, capsys):
+    config = tmp_path / "c.json"
+    config.write_text('{"neighbors": -3}')
+    _write_log(tmp_path)
+    args = ["--data", str(tmp_path / "log.csv"), "--out", str(tmp_path / "m"), "--quiet"]
+    assert main(["train", "--model", "itemknn", *args, "--config", str(config)]) == 2
+    assert "neighbors must be at least 1" in capsys.readouterr().err
+    config.write_text('{"neighbours": 3}')
+    assert main(["train", "--model", "itemknn", *args, "--config", str(config)]) == 2
+    assert "unknown key(s) ['neighbours']" in capsys.readouterr().err
+
+
+def test_parser_lists_every_registered_model():
+    from genrec.models import registry
+
+    parser = build_parser()
+    train = next(a for a in parser._subparsers._group_actions[0].choices["train"]._actions
+                 if a.dest == "model")  # fmt: skip
+    assert set(train.choices) == set(registry())

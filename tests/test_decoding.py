@@ -105,3 +105,15 @@ def test_k_beyond_allowed_items_pads_with_minus_one(net):
         items, scores = beam_search(net, _states(net, 2), allowed, k=6, beam_size=8)
     assert sorted(items[0, :3].tolist()) == [3, 17, 42]
     assert items[:, 3:].eq(-1).all() and torch.isneginf(scores[:, 3:]).all()
+
+
+def test_transformers_generate_with_prefix_function_agrees(net):
+    from genrec.generative.hf_generate import GenerateAdapter
+
+    adapter = GenerateAdapter(net).eval()
+    state = _states(net, 3, seed=9)
+    with torch.no_grad():
+        ours, our_scores = beam_search(net, state, None, k=5, beam_size=5)
+        theirs, their_scores = adapter.generate_items(state, k=5, beam_size=5)
+    assert torch.equal(ours, theirs)
+    torch.testing.assert_close(our_scores, their_scores.float(), rtol=1e-4, atol=1e-4)

@@ -315,7 +315,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--resume",
         action="store_true",
-        help="continue from OUT/checkpoint (written after each validation) instead of starting over",
+        help="continue from OUT/checkpoint (written after each validation), not from scratch",
     )
     train.set_defaults(func=cmd_train)
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import torch
 from transformers import GenerationConfig, GenerationMixin, PretrainedConfig, PreTrainedModel
+from transformers.generation.utils import GenerateBeamDecoderOnlyOutput
 from transformers.modeling_outputs import CausalLMOutput
 
 from genrec.generative.model import GenerativeNet
@@ -28,7 +29,9 @@ class GenerateAdapter(PreTrainedModel, GenerationMixin):
 
     def __init__(self, net: GenerativeNet) -> None:
         sizes = list(net.trie.nodes_per_depth)
-        super().__init__(_AdapterConfig(vocab_size=1 + sum(sizes), is_encoder_decoder=False))
+        config = _AdapterConfig()
+        config.vocab_size = 1 + sum(sizes)
+        super().__init__(config)
         self.net = net
         self.offsets = [1 + sum(sizes[:d]) for d in range(len(sizes))]  # token = offset + node
         self.vocab_size = 1 + sum(sizes)
@@ -90,9 +93,11 @@ class GenerateAdapter(PreTrainedModel, GenerationMixin):
             eos_token_id=None, use_cache=False,
         )  # fmt: skip
         start = torch.zeros(len(start_state), 1, dtype=torch.long)
-        out = self.generate(
+        out = self.generate(  # type: ignore[misc]
             input_ids=start, start_state=start_state, generation_config=config,
             prefix_allowed_tokens_fn=self.prefix_allowed_tokens,
         )  # fmt: skip
+        if not isinstance(out, GenerateBeamDecoderOnlyOutput) or out.sequences_scores is None:
+            raise RuntimeError("generate() did not return beam scores")
         leaves = out.sequences[:, -1] - self.offsets[-1]
         return leaves.view(len(start_state), k), out.sequences_scores.view(len(start_state), k)

@@ -57,7 +57,7 @@ class GenerateAdapter(PreTrainedModel, GenerationMixin):
     ) -> dict[str, Any]:
         return {"input_ids": input_ids, "start_state": kwargs["start_state"]}
 
-    def forward(  # type: ignore[override]
+    def forward(
         self, input_ids: torch.Tensor, start_state: torch.Tensor, **_: Any
     ) -> CausalLMOutput:
         """input_ids [R, 1 + depth so far] -> logits [R, 1 + depth so far, V]."""

@@ -8,52 +8,82 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import sys
+import tempfile
 import time
 from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 from genrec.baselines.sasrec import SASRecConfig
 from genrec.benchmark import (
     Run,
+    generate_latency,
+    latency_profile,
     machine,
     markdown_table,
+    paired_bootstrap,
     plot_bars,
+    request_following,
     rows_for,
+    run_isolated,
     run_model,
     write_json,
 )
 from genrec.data import load_builtin
-from genrec.data.split import leave_one_out
+from genrec.data.split import SequenceSplit, leave_one_out
+from genrec.generative.recommender import GenerativeConfig, GenerativeRecommender
+from genrec.recommender import Recommender
 
 RECBOLE_ANCHOR = {"ndcg@10": 0.0640, "recall@10": 0.1357, "ndcg@5": 0.0460, "mrr@10": 0.0425}
 
 
-def baselines_section(out: Path, seeds: list[int], command: str) -> str:
+def train_all(seeds: list[int], model_root: Path) -> tuple[list[Run], Any, SequenceSplit]:
     dataset = load_builtin("ml-100k")
     split = leave_one_out(dataset)
     runs: list[Run] = []
     for kind, label in (("popular", "Popular"), ("itemknn", "Item-kNN"),
                         ("content", "Content (TF-IDF)")):  # fmt: skip
         print(f"[bench] {label}", flush=True)
-        default = Run(kind, label, True, seeds)
-        recbole = Run(kind, label, False, seeds, group="recbole")
-        runs.append(run_model(default, dataset, split))
+        runs.append(run_model(Run(kind, label, True, seeds), dataset, split))
         # History kept among the candidates; refitting is cheap and deterministic.
-        runs.append(run_model(recbole, dataset, split, progress=False))
+        runs.append(
+            run_model(
+                Run(kind, label, False, seeds, group="recbole"), dataset, split, progress=False
+            )
+        )
     print("[bench] SASRec-CE (history masked in validation and test)", flush=True)
-    runs.append(run_model(Run("sasrec", "SASRec-CE", True, seeds, SASRecConfig()), dataset, split))
-    print("[bench] SASRec-CE under RecBole's protocol (history kept)", flush=True)
-    recbole_config = SASRecConfig(valid_exclude_seen=False)
     runs.append(
-        run_model(
-            Run("sasrec", "SASRec-CE", False, seeds, recbole_config, group="recbole"),
-            dataset,
-            split,
+        run_isolated(Run("sasrec", "SASRec-CE", True, seeds, config=SASRecConfig()), model_root)
+    )
+    print("[bench] SASRec-CE under RecBole's protocol (history kept)", flush=True)
+    runs.append(
+        run_isolated(
+            Run(
+                "sasrec",
+                "SASRec-CE",
+                False,
+                seeds,
+                config=SASRecConfig(valid_exclude_seen=False),
+                group="recbole",
+            ),
+            model_root,
         )
     )
-    rows = rows_for(runs, "ml-100k", command)
+    print("[bench] Generative (semantic IDs, constrained beam search)", flush=True)
+    runs.append(
+        run_isolated(
+            Run("generative", "Generative", True, seeds, config=GenerativeConfig()), model_root
+        )
+    )
+    return runs, dataset, split
+
+
+def baselines_section(
+    rows: list[dict[str, Any]], split: SequenceSplit, n_items: int, seeds: list[int], out: Path
+) -> str:
     default_rows = [r for r in rows if r["group"] == "default"]
     recbole_rows = [r for r in rows if r["group"] == "recbole"]
-    write_json(rows, out / "benchmarks.json", section="baselines")
     plot_bars(
         default_rows,
         out / "baselines_ml100k.png",
@@ -63,13 +93,14 @@ def baselines_section(out: Path, seeds: list[int], command: str) -> str:
     verdict = "at or above" if sasrec_recbole["ndcg@10"] >= RECBOLE_ANCHOR["ndcg@10"] else "BELOW"
     return "\n".join(
         [
-            "## Baselines on ml-100k",
+            "## All models on ml-100k",
             "",
             f"Leave-one-out by time ({len(split.users)} test users), every item of the "
-            f"{len(dataset.catalog)}-item catalog ranked, mean ± std over seeds {seeds}. "
+            f"{n_items}-item catalog ranked, mean ± std over seeds {seeds}. "
             "Popular, item-kNN and content-based fit deterministically (std 0). "
             "ΔNDCG@10 is the paired bootstrap (2000 resamples of users) of the per-user NDCG@10 "
-            "difference to SASRec-CE under the same protocol, per-user values averaged over seeds.",
+            "difference to SASRec-CE under the same protocol, per-user values averaged over seeds. "
+            "`invalid` is the share of returned ids that are not catalog items.",
             "",
             "### Our protocol: the user's history is excluded from the candidates",
             "",
@@ -96,6 +127,233 @@ def baselines_section(out: Path, seeds: list[int], command: str) -> str:
     )
 
 
+def plot_curves(runs: list[Run], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    for run, colour in ((r, c) for r, c in zip(runs, ("tab:blue", "tab:orange"), strict=False)):
+        for i, info in enumerate(run.fit_infos):
+            curve = info.get("curve", [])
+            ax.plot(
+                [c["seconds"] for c in curve],
+                [c["valid_ndcg@10"] for c in curve],
+                color=colour,
+                alpha=0.8,
+                label=run.label if i == 0 else None,
+            )
+    ax.set_xlabel("training seconds (2-core CPU)")
+    ax.set_ylabel("validation NDCG@10 (seen excluded)")
+    ax.set_title("NDCG@10 vs training time, ml-100k, one line per seed")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def generative_section(
+    runs: list[Run],
+    rows: list[dict[str, Any]],
+    dataset: Any,
+    split: SequenceSplit,
+    out: Path,
+    command: str,
+) -> tuple[str, list[dict]]:
+    gen_run = next(r for r in runs if r.model == "generative")
+    sas_run = next(r for r in runs if r.model == "sasrec" and r.group == "default")
+    gen_row = next(r for r in rows if r["kind"] == "generative")
+    sas_row = next(r for r in rows if r["kind"] == "sasrec" and r["group"] == "default")
+    json_rows: list[dict[str, Any]] = []
+    protocol = {**gen_row["protocol"], "command": command}
+
+    # quality vs SASRec-CE
+    quality = {}
+    for key in ("ndcg@10", "recall@10"):
+        diff, low, high = paired_bootstrap(gen_run.mean_per_user(key), sas_run.mean_per_user(key))
+        quality[key] = (diff, low, high, 100.0 * diff / max(sas_row[key], 1e-12))
+
+    # request following, every seed's model
+    categories = dataset.catalog.categories
+    following = [
+        request_following(Recommender.load(info["model_dir"]), split, categories)
+        for info in gen_run.fit_infos
+    ]
+    follow = {k: float(np.mean([f[k] for f in following])) for k in following[0]}
+    json_rows.append(
+        {
+            "dataset": "ml-100k",
+            "model": "Generative",
+            "section": "requests",
+            "protocol": {**protocol, "requests": "held-out templates, test item genre"},
+            **follow,
+        }
+    )
+
+    # speed, seed-0 model, against transformers generate() and SASRec scoring
+    model = GenerativeRecommender.load(gen_run.fit_infos[0]["model_dir"])
+    assert isinstance(model, GenerativeRecommender)
+    sasrec = Recommender.load(sas_run.fit_infos[0]["model_dir"])
+    histories = split.histories("test")
+    from genrec.generative.requests import held_out_requests
+
+    texts, _ = held_out_requests(categories, split.test_targets, "en")
+    ours = latency_profile(model, histories)
+    ours_request = latency_profile(model, histories, requests=texts)  # encoder cache warm
+    encoder = model.encoder
+    fresh = [f"{t} tonight #{i}" for i, t in enumerate(texts[:100])]
+    encode_ms = []
+    for text in fresh:
+        started = time.perf_counter()
+        encoder.encode_requests([text])
+        encode_ms.append((time.perf_counter() - started) * 1000)
+    usual = generate_latency(model, histories, beam_size=model.config.beam_size)
+    floor = latency_profile(sasrec, histories)
+    speed = {
+        "generative_latency_ms_median": ours["latency_ms_median"],
+        "generative_latency_ms_p95": ours["latency_ms_p95"],
+        "generative_throughput_rps_batch64": ours["throughput_rps_batch64"],
+        "generative_with_request_latency_ms_median": ours_request["latency_ms_median"],
+        "generative_with_request_latency_ms_p95": ours_request["latency_ms_p95"],
+        "request_encoding_ms_median": float(np.median(encode_ms)),
+        "request_encoding_ms_p95": float(np.percentile(encode_ms, 95)),
+        "hf_generate_latency_ms_median": usual["latency_ms_median"],
+        "hf_generate_latency_ms_p95": usual["latency_ms_p95"],
+        "hf_generate_throughput_rps_batch64": usual["throughput_rps_batch64"],
+        "speedup_vs_hf_generate_single": usual["latency_ms_median"] / ours["latency_ms_median"],
+        "speedup_vs_hf_generate_batch64": ours["throughput_rps_batch64"]
+        / usual["throughput_rps_batch64"],
+        "sasrec_latency_ms_median": floor["latency_ms_median"],
+        "sasrec_latency_ms_p95": floor["latency_ms_p95"],
+        "sasrec_throughput_rps_batch64": floor["throughput_rps_batch64"],
+        "beam_size": float(model.config.beam_size),
+    }
+    json_rows.append(
+        {
+            "dataset": "ml-100k",
+            "model": "Generative",
+            "section": "speed",
+            "protocol": {**protocol, "k": 10, "machine": machine()},
+            **speed,
+        }
+    )
+
+    costs = []
+    for run in (gen_run, sas_run):
+        seconds = [info["train_seconds"] for info in run.fit_infos]
+        best = [
+            next(
+                (c["seconds"] for c in info["curve"] if c["epoch"] == info["best_epoch"]),
+                info["train_seconds"],
+            )
+            for info in run.fit_infos
+        ]
+        peak = [info["peak_rss_mb"] for info in run.fit_infos]
+        costs.append(
+            (
+                run.label,
+                np.mean(seconds),
+                np.mean(best),
+                np.mean(peak),
+                np.mean([info["epochs"] for info in run.fit_infos]),
+            )
+        )
+        json_rows.append(
+            {
+                "dataset": "ml-100k",
+                "model": run.label,
+                "section": "training cost",
+                "protocol": protocol,
+                "train_seconds": float(np.mean(seconds)),
+                "seconds_to_best_checkpoint": float(np.mean(best)),
+                "peak_rss_mb": float(np.mean(peak)),
+            }
+        )
+    plot_curves([gen_run, sas_run], out / "ndcg_vs_time.png")
+
+    stats = gen_run.fit_infos[0]["index"]
+    levels = ", ".join(f"{lv['used']}/{lv['codebook_size']}" for lv in stats["levels"])
+    lines = [
+        "## Generative recommender",
+        "",
+        f"Semantic IDs: {len(stats['levels'])} residual k-means levels over "
+        f"multilingual-e5-small item vectors (codes used per level: {levels}), "
+        f"{stats['distinct_prefixes']} distinct prefixes of {stats['prefix_capacity']}, "
+        f"{stats['items_sharing_a_prefix']} items share a prefix (max "
+        f"{stats['max_items_per_prefix']}) and are told apart by the collision digit; "
+        f"all code tuples unique: {stats['code_tuples_unique']}.",
+        "",
+        "### Quality without a request, against SASRec-CE from the same run",
+        "",
+        "| metric | Generative | SASRec-CE | difference [95% CI, paired bootstrap] | relative |",
+        "|---|---|---|---|---|",
+    ]
+    for key, (diff, low, high, rel) in quality.items():
+        lines.append(
+            f"| {key} | {gen_row[key]:.4f} ± {gen_row[key + '_std']:.4f} | "
+            f"{sas_row[key]:.4f} ± {sas_row[key + '_std']:.4f} | "
+            f"{diff:+.4f} [{low:+.4f}, {high:+.4f}] | {rel:+.1f}% |"
+        )
+    lines += [
+        "",
+        f"Invalid-item rate of the generative model: {gen_row['invalid_rate']:.4f} "
+        "(decoding only follows catalog prefixes).",
+        "",
+        "### Request following (test users, request from held-out templates for the genre of "
+        "the held-out item)",
+        "",
+        "| request | NDCG@10 | Recall@10 | top-10 items carrying the requested genre |",
+        "|---|---|---|---|",
+        f"| none | {follow['ndcg@10_no_request']:.4f} | {follow['recall@10_no_request']:.4f} | — |",
+        f"| English | {follow['ndcg@10_request_en']:.4f} | {follow['recall@10_request_en']:.4f} "
+        f"| {follow['genre_precision@10_en']:.1%} |",
+        f"| Chinese | {follow['ndcg@10_request_zh']:.4f} | {follow['recall@10_request_zh']:.4f} "
+        f"| {follow['genre_precision@10_zh']:.1%} |",
+        "",
+        f"Mean over the {len(following)} seeds' models; {int(follow['users'])} test users whose "
+        "held-out item has a genre.",
+        "",
+        "### Speed (one request = top-10 for one user; this machine, 2 cores)",
+        "",
+        "| decoder | median ms | p95 ms | requests/s at batch 64 |",
+        "|---|---|---|---|",
+        f"| genrec beam search (beam {int(speed['beam_size'])}), no request | "
+        f"{speed['generative_latency_ms_median']:.2f} | {speed['generative_latency_ms_p95']:.2f} | "
+        f"{speed['generative_throughput_rps_batch64']:.0f} |",
+        f"| genrec beam search, with a request (encoder cache warm) | "
+        f"{speed['generative_with_request_latency_ms_median']:.2f} | "
+        f"{speed['generative_with_request_latency_ms_p95']:.2f} | — |",
+        f"| encoding a new request text (multilingual-e5-small, 4-bit) | "
+        f"{speed['request_encoding_ms_median']:.2f} | {speed['request_encoding_ms_p95']:.2f} | — |",
+        f"| same network, transformers `generate()` + `prefix_allowed_tokens_fn` | "
+        f"{speed['hf_generate_latency_ms_median']:.2f} | "
+        f"{speed['hf_generate_latency_ms_p95']:.2f} | "
+        f"{speed['hf_generate_throughput_rps_batch64']:.0f} |",
+        f"| SASRec-CE full scoring (the floor) | {speed['sasrec_latency_ms_median']:.2f} | "
+        f"{speed['sasrec_latency_ms_p95']:.2f} | {speed['sasrec_throughput_rps_batch64']:.0f} |",
+        "",
+        f"Speed-up over `generate()`: {speed['speedup_vs_hf_generate_single']:.1f}× for a single "
+        f"request, {speed['speedup_vs_hf_generate_batch64']:.1f}× in throughput at batch 64.",
+        "",
+        "### Training cost",
+        "",
+        "| model | epochs | train s | s to best checkpoint | peak RSS MB |",
+        "|---|---|---|---|---|",
+        *[
+            f"| {label} | {epochs:.1f} | {sec:.0f} | {best:.0f} | {peak:.0f} |"
+            for label, sec, best, peak, epochs in costs
+        ],
+        "",
+        "Training time includes validation passes for early stopping; peak RSS is the whole "
+        "training process (Python, PyTorch, data, the text encoder for the generative model).",
+        "",
+        "![validation NDCG@10 vs training time](ndcg_vs_time.png)",
+        "",
+    ]
+    return "\n".join(lines), json_rows
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", default="docs")
@@ -107,7 +365,14 @@ def main() -> int:
         f" --seeds {' '.join(map(str, args.seeds))})" if args.seeds != [0, 1, 2] else ")"
     )
     started = time.perf_counter()
-    sections = [baselines_section(out, args.seeds, command)]
+    with tempfile.TemporaryDirectory(prefix="genrec-bench-") as tmp:
+        runs, dataset, split = train_all(args.seeds, Path(tmp))
+        rows = rows_for(runs, "ml-100k", command)
+        sections = [baselines_section(rows, split, len(dataset.catalog), args.seeds, out)]
+        print("[bench] request following and speed", flush=True)
+        text, extra_rows = generative_section(runs, rows, dataset, split, out, command)
+        sections.append(text)
+    write_json(rows + extra_rows, out / "benchmarks.json", section="ml-100k")
     minutes = (time.perf_counter() - started) / 60
     header = [
         "# Benchmarks",

@@ -201,3 +201,175 @@ def write_json(rows: Sequence[dict[str, Any]], path: Path, section: str) -> None
         existing = [r for r in json.loads(path.read_text()) if r.get("section") != section]
     tagged = [{"section": section, **r} for r in rows]
     path.write_text(json.dumps(existing + tagged, indent=2, default=float) + "\n")
+
+
+# ------------------------------------------------------------------ isolated training runs
+def fit_and_evaluate(
+    kind: str, config: Any, seed: int, exclude_seen: bool, model_dir: str
+) -> dict[str, Any]:
+    """Train one model on ml-100k in this process, evaluate on test, save it; report peak RSS.
+
+    Meant to run in a fresh (spawned) process so that the peak memory is this run's own.
+    """
+    import resource
+
+    from genrec.data import load_builtin
+    from genrec.data.split import leave_one_out
+
+    dataset = load_builtin("ml-100k")
+    split = leave_one_out(dataset)
+    klass = model_class(kind)
+    model = klass(config) if config is not None else klass()
+    started = time.perf_counter()
+    model.fit(dataset, split, seed=seed, progress=False)
+    seconds = time.perf_counter() - started
+    result = evaluate(model, split, "test", exclude_seen=exclude_seen)
+    model.save(model_dir)
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {
+        "result": result,
+        "seconds": seconds,
+        "fit_info": dict(model.fit_info),
+        "peak_rss_mb": peak_mb,
+    }
+
+
+def run_isolated(run: Run, model_root: Path, *, progress: bool = True) -> Run:
+    """Like :func:`run_model`, each seed in its own spawned process (peak memory per fit)."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    for seed in run.seeds:
+        model_dir = model_root / f"{run.model}-{run.group}-seed{seed}"
+        with context.Pool(1) as pool:
+            out = pool.apply(
+                fit_and_evaluate, (run.model, run.config, seed, run.exclude_seen, str(model_dir))
+            )
+        run.results.append(out["result"])
+        run.train_seconds.append(out["seconds"])
+        run.fit_infos.append(
+            {**out["fit_info"], "peak_rss_mb": out["peak_rss_mb"], "model_dir": str(model_dir)}
+        )
+        if progress:
+            ndcg = out["result"].metrics["ndcg@10"]
+            print(
+                f"  {run.label} seed {seed}: test NDCG@10 {ndcg:.4f} "
+                f"({out['seconds']:.1f}s, peak {out['peak_rss_mb']:.0f} MB)",
+                flush=True,
+            )
+    return run
+
+
+# ------------------------------------------------------------------------ request following
+def request_following(
+    model: Any, split: SequenceSplit, categories: Sequence[tuple[str, ...]], seed: int = 0
+) -> dict[str, float]:
+    """NDCG@10 with a held-out-template request for the test item's genre vs without, and the
+    share of top-10 items that carry the requested genre, in English and in Chinese."""
+    from genrec.evaluation import ndcg_at_k, recall_at_k, target_ranks
+    from genrec.generative.requests import held_out_requests
+
+    histories = split.histories("test")
+    targets = split.test_targets
+    has_genre = np.array([bool(categories[int(t)]) for t in targets])
+    out: dict[str, float] = {"users": float(has_genre.sum())}
+    base = evaluate(model, split, "test")
+    out["ndcg@10_no_request"] = float(base.per_user["ndcg@10"][has_genre].mean())
+    out["recall@10_no_request"] = float(base.per_user["recall@10"][has_genre].mean())
+    for language in ("en", "zh"):
+        texts, genres = held_out_requests(categories, targets, language, seed)
+        tops = []
+        for start in range(0, len(histories), 256):
+            top, _ = model.recommend_indices(
+                histories[start : start + 256], 10, requests=texts[start : start + 256]
+            )
+            tops.append(top)
+        top_all = np.concatenate(tops)
+        ranks = target_ranks(top_all, targets)
+        out[f"ndcg@10_request_{language}"] = float(ndcg_at_k(ranks, 10)[has_genre].mean())
+        out[f"recall@10_request_{language}"] = float(recall_at_k(ranks, 10)[has_genre].mean())
+        shares = [
+            np.mean([genre in categories[int(i)] for i in row if i >= 0])
+            for row, genre, ok in zip(top_all, genres, has_genre, strict=True)
+            if ok
+        ]
+        out[f"genre_precision@10_{language}"] = float(np.mean(shares))
+    return out
+
+
+# ------------------------------------------------------------------------------------ speed
+def _timed(fn: Any, repeats: int) -> np.ndarray:
+    times = []
+    for i in range(repeats):
+        started = time.perf_counter()
+        fn(i)
+        times.append(time.perf_counter() - started)
+    return np.array(times) * 1000.0
+
+
+def latency_profile(
+    model: Any,
+    histories: Sequence[np.ndarray],
+    *,
+    requests: Sequence[str] | None = None,
+    repeats: int = 200,
+    batch: int = 64,
+    warmup: int = 10,
+) -> dict[str, float]:
+    """Single-request top-10 latency (median, p95, ms) and batched throughput (requests/s)."""
+    n = len(histories)
+
+    def one(i: int) -> None:
+        reqs = None if requests is None else [requests[i % n]]
+        model.recommend_indices([histories[i % n]], 10, requests=reqs)
+
+    def many(i: int) -> None:
+        rows = [(i * batch + j) % n for j in range(batch)]
+        reqs = None if requests is None else [requests[r] for r in rows]
+        model.recommend_indices([histories[r] for r in rows], 10, requests=reqs)
+
+    _timed(one, warmup)
+    single = _timed(one, repeats)
+    _timed(many, 2)
+    batched = _timed(many, max(repeats // 20, 5))
+    return {
+        "latency_ms_median": float(np.median(single)),
+        "latency_ms_p95": float(np.percentile(single, 95)),
+        "throughput_rps_batch64": float(batch / (np.median(batched) / 1000.0)),
+    }
+
+
+def generate_latency(
+    model: Any,
+    histories: Sequence[np.ndarray],
+    *,
+    repeats: int = 50,
+    batch: int = 64,
+    beam_size: int = 10,
+) -> dict[str, float]:
+    """The same network decoded by transformers' generate() with prefix_allowed_tokens_fn."""
+    import torch
+
+    from genrec.generative.hf_generate import GenerateAdapter
+
+    adapter = GenerateAdapter(model.net).eval()
+    n = len(histories)
+
+    def one(i: int) -> None:
+        with torch.no_grad():
+            state = model.start_states([histories[i % n]], None)
+            adapter.generate_items(state, 10, beam_size)
+
+    def many(i: int) -> None:
+        rows = [histories[(i * batch + j) % n] for j in range(batch)]
+        with torch.no_grad():
+            adapter.generate_items(model.start_states(rows, None), 10, beam_size)
+
+    _timed(one, 3)
+    single = _timed(one, repeats)
+    batched = _timed(many, 3)
+    return {
+        "latency_ms_median": float(np.median(single)),
+        "latency_ms_p95": float(np.percentile(single, 95)),
+        "throughput_rps_batch64": float(batch / (np.median(batched) / 1000.0)),
+    }

@@ -354,6 +354,33 @@ def generative_section(
     return "\n".join(lines), json_rows
 
 
+def update_readme(rows: list[dict[str, Any]], readme: Path, command: str) -> None:
+    """Replace the README's headline block with this run's figures."""
+    if not readme.is_file():
+        return
+    lines = [
+        f"ml-100k, test, full catalog, seen items excluded, mean ± std over "
+        f"{len(rows[0]['protocol']['seeds'])} seeds (`{command}`):",
+        "",
+        "| model | NDCG@10 | Recall@10 | MRR | invalid items |",
+        "|---|---|---|---|---|",
+    ]
+    for row in rows:
+        if row["group"] != "default":
+            continue
+        lines.append(
+            f"| {row['model']} | {row['ndcg@10']:.4f} ± {row['ndcg@10_std']:.4f} | "
+            f"{row['recall@10']:.4f} ± {row['recall@10_std']:.4f} | {row['mrr']:.4f} | "
+            f"{row['invalid_rate']:.0%} |"
+        )
+    text = readme.read_text()
+    start, end = "<!-- bench:start -->", "<!-- bench:end -->"
+    if start in text and end in text:
+        head, rest = text.split(start, 1)
+        _, tail = rest.split(end, 1)
+        readme.write_text(head + start + "\n" + "\n".join(lines) + "\n" + end + tail)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", default="docs")
@@ -373,6 +400,7 @@ def main() -> int:
         text, extra_rows = generative_section(runs, rows, dataset, split, out, command)
         sections.append(text)
     write_json(rows + extra_rows, out / "benchmarks.json", section="ml-100k")
+    update_readme(rows, Path(__file__).resolve().parent.parent / "README.md", command)
     minutes = (time.perf_counter() - started) / 60
     header = [
         "# Benchmarks",

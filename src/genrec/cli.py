@@ -242,35 +242,56 @@ def cmd_recommend(args: argparse.Namespace) -> int:
     return 0
 
 
+DEMO_REQUESTS = (
+    ("I want a scary movie", "我想看一部恐怖片"),
+    ("something funny and light for tonight", "推荐一部轻松的喜剧片"),
+)
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
+    from genrec.generative.recommender import GenerativeConfig, GenerativeRecommender
+
     out = Path(args.out)
-    spec = {
-        "data": "ml-100k",
-        "layout": "log",
-        "columns": {},
-        "strict": True,
-        "min_rating": None,
-        "k_core": None,
-        "last_n": None,
-    }
-    print(f"genrec demo: training item-kNN on ml-100k -> {out}")
-    model, dataset = train_model("itemknn", spec, out, seed=0, progress=True)
+    spec = {"data": "ml-100k", "layout": "log", "columns": {}, "strict": True,
+            "min_rating": None, "k_core": None, "last_n": None}  # fmt: skip
+    dataset = load_from_spec(spec)
     split = leave_one_out(dataset)
-    result = evaluate(model, split, "test", progress=True)
-    metrics = result.metrics
+    config = GenerativeConfig(max_epochs=args.epochs, eval_every=2, patience=3)
+    print(
+        f"genrec demo: training the generative model on ml-100k ({len(split.users)} users, "
+        f"{len(dataset.catalog)} movies), up to {args.epochs} epochs -> {out}"
+    )
+    started = time.perf_counter()
+    model = GenerativeRecommender(config).fit(dataset, split, seed=0, progress=True)
+    model.fit_info.update(
+        {"data": spec, "seed": 0, "fit_seconds": round(time.perf_counter() - started, 3)}
+    )
+    model.save(out)
+    assert model.index is not None
+    index = model.index.stats()
+    print(
+        f"trained in {time.perf_counter() - started:.0f}s; semantic IDs: "
+        f"{index['distinct_prefixes']} prefixes, all unique: {index['code_tuples_unique']}"
+    )
+    metrics = evaluate(model, split, "test", progress=True).metrics
     print(
         f"test ({len(split.users)} users, full catalog, seen items excluded): "
         f"NDCG@10 {metrics['ndcg@10']:.4f}  Recall@10 {metrics['recall@10']:.4f}  "
         f"MRR {metrics['mrr']:.4f}  coverage {metrics['coverage']:.3f}  "
-        f"invalid {metrics['invalid_rate']:.0%}"
+        f"invalid items {metrics['invalid_rate']:.0%}"
     )
     catalog = model._require_catalog()
-    for user in ("1", "42"):
+    for user, requests in zip(("1", "42"), DEMO_REQUESTS, strict=True):
         last = [str(catalog.items.at[int(i), "title"]) for i in model.histories[user][-3:]]
         print(f"\nuser {user} recently watched: {'; '.join(last)}")
-        for rank, rec in enumerate(model.recommend(user=user, k=5), start=1):
-            print(f"  {rank}. {rec.title}  (score {rec.score:.3f})")
-    print(f"\nmodel saved in {out}; try: genrec recommend --model-dir {out} --user 7")
+        for request in (None, *requests):
+            result = model.recommend_with_text(user=user, k=5, request=request)
+            print(f"  request: {request or '(none)'}")
+            print(f"    {result.text}")
+    print(
+        f"\nmodel saved in {out}; try:\n  .venv/bin/genrec recommend --model-dir {out} "
+        f"--user 7 --request 'a romantic comedy'"
+    )
     return 0
 
 
@@ -360,11 +381,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser(
         "demo",
-        help="train on ml-100k, evaluate and print recommendations (what `make demo` runs)",
+        help="train the generative model on ml-100k, evaluate, recommend (what `make demo` runs)",
         formatter_class=_Formatter,
         epilog="example:\n  genrec demo --out artifacts/demo",
     )
     demo.add_argument("--out", default="artifacts/demo")
+    demo.add_argument("--epochs", type=int, default=16, help="training epochs at most")
     demo.set_defaults(func=cmd_demo)
     return parser
 

@@ -101,3 +101,22 @@ def test_training_resumes_from_its_checkpoint(tmp_path):
     resumed.fit(data, seed=1)
     assert resumed.fit_info["epochs"] == 4
     assert [c["epoch"] for c in resumed.fit_info["curve"]] == [1, 2, 3, 4]
+
+
+def test_items_added_after_training_are_coded_and_recommendable(tmp_path):
+    model = GenerativeRecommender(GenerativeConfig(**{**TINY.__dict__, "max_epochs": 5}))
+    model.fit(mixed_dataset(users=12), seed=0)
+    new = pd.DataFrame(
+        {"item_id": ["a-new", "b-new"], "title": ["Alpha saga part 99", "Beta chronicle volume 99"],
+         "categories": [("Alpha",), ("Beta",)], "description": ""}
+    )  # fmt: skip
+    codes = model.add_items(new)
+    assert codes.shape == (2, 3)
+    assert len(np.unique(model.index.codes, axis=0)) == 22
+    everything = model.recommend(history=["a1"], k=100, exclude_seen=False)
+    assert {"a-new", "b-new"} <= {r.item_id for r in everything}
+    assert len(everything) == 22
+    assert np.exp([r.score for r in everything]).sum() == pytest.approx(1.0, abs=1e-4)
+    model.save(tmp_path / "m")
+    loaded = Recommender.load(tmp_path / "m")
+    assert loaded.recommend(history=["a1"], k=5) == model.recommend(history=["a1"], k=5)

@@ -214,9 +214,15 @@ class SemanticIndex:
         self.node_ids: list[np.ndarray] = []
         self.nodes_per_depth: list[int] = []
         for d in range(depth):
-            _, ids = np.unique(self.codes[:, : d + 1], axis=0, return_inverse=True)
-            self.node_ids.append(ids.reshape(-1).astype(np.int64))
-            self.nodes_per_depth.append(int(ids.max()) + 1 if n_items else 0)
+            # Node ids follow each prefix's first item, so appending items never renumbers
+            # existing nodes (their trained embeddings stay theirs).
+            _, first, ids = np.unique(
+                self.codes[:, : d + 1], axis=0, return_index=True, return_inverse=True
+            )
+            rank = np.empty(len(first), dtype=np.int64)
+            rank[np.argsort(first, kind="stable")] = np.arange(len(first))
+            self.node_ids.append(rank[ids.reshape(-1)])
+            self.nodes_per_depth.append(len(first))
         self.node_ids.append(np.arange(n_items, dtype=np.int64))
         self.nodes_per_depth.append(n_items)
         # children[d]: [parents at depth d-1 (root: 1), max children] of depth-d node ids.

@@ -237,7 +237,7 @@ class Recommender(ABC):
         model = klass(klass.config_class(**meta["config"]))
         items = pd.read_parquet(src / "catalog.parquet")
         items["categories"] = items["categories"].map(tuple)
-        model.catalog = Catalog(items)
+        model.catalog = Catalog(items, keep_order=True)
         hist = pd.read_parquet(src / "histories.parquet")
         model.histories = {
             str(u): np.asarray(s, dtype=np.int64)

@@ -115,7 +115,9 @@ class Catalog:
     (str), and any extra columns the user's catalog had.
     """
 
-    def __init__(self, items: pd.DataFrame) -> None:
+    def __init__(self, items: pd.DataFrame, *, keep_order: bool = False) -> None:
+        """``keep_order`` keeps the rows as given (a saved or extended catalog); otherwise rows
+        are put in the hash order of their ids."""
         required = {"item_id", "title", "categories", "description"}
         missing = required - set(items.columns)
         if missing:
@@ -125,13 +127,26 @@ class Catalog:
         if frame["item_id"].duplicated().any():
             dup = frame.loc[frame["item_id"].duplicated(), "item_id"].iloc[0]
             raise DataError(f"duplicate item id '{dup}' in catalog", column="item_id")
-        order = np.argsort(np.array([_hash_key(i) for i in frame["item_id"]]), kind="stable")
-        self.items = frame.iloc[order].reset_index(drop=True)
+        if keep_order:
+            self.items = frame.reset_index(drop=True)
+        else:
+            order = np.argsort(np.array([_hash_key(i) for i in frame["item_id"]]), kind="stable")
+            self.items = frame.iloc[order].reset_index(drop=True)
         self.item_ids: np.ndarray = self.items["item_id"].to_numpy(dtype=object)
         self._index = {item_id: i for i, item_id in enumerate(self.item_ids)}
 
     def __len__(self) -> int:
         return len(self.items)
+
+    def extended(self, new_items: pd.DataFrame) -> Catalog:
+        """A catalog with ``new_items`` appended after the existing ones (existing indices keep
+        their meaning, so trained models stay valid). New ids must not exist yet."""
+        added = Catalog(new_items)
+        clash = [i for i in added.item_ids if i in self._index]
+        if clash:
+            raise DataError(f"item '{clash[0]}' is already in the catalog", column="item_id")
+        frame = pd.concat([self.items, added.items], ignore_index=True)
+        return Catalog(frame, keep_order=True)
 
     def __contains__(self, item_id: object) -> bool:
         return str(item_id) in self._index

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 from safetensors.torch import load_file, save_file
 from transformers import GPT2Model
@@ -26,7 +27,7 @@ from genrec.config import require
 from genrec.data.split import SequenceSplit
 from genrec.evaluation import evaluate
 from genrec.generative.decoding import beam_search
-from genrec.generative.model import GenerativeNet, NetworkShape
+from genrec.generative.model import GenerativeNet, NetworkShape, extend_network
 from genrec.generative.requests import RequestSynthesizer
 from genrec.indexing import E5Encoder, IndexConfig, SemanticIndex, TextEncoder
 from genrec.recommender import Recommender, mask_matrix
@@ -308,6 +309,26 @@ class GenerativeRecommender(Recommender):
                 allowed = torch.from_numpy(~blocked).to(self.device)
             items, scores = beam_search(net, state, allowed, k, beam_size or self.config.beam_size)
         return items.cpu().numpy().astype(np.int64), scores.cpu().numpy().astype(np.float64)
+
+    def add_items(self, items: pd.DataFrame) -> np.ndarray:
+        """Add catalog items after training: they get semantic IDs from the stored centroids
+        and start from the embeddings of the items sharing their prefix. The generator is not
+        retrained (fine-tuning on feedback can refine them). Returns their code tuples."""
+        net = self._require_net()
+        assert self.index is not None
+        catalog = self._require_catalog().extended(items)
+        old_count = len(self.item_vectors)
+        texts = [catalog.text(i) for i in range(old_count, len(catalog))]
+        vectors = self.encoder.encode_items(texts)
+        codes = self.index.add_items(vectors)
+        self.item_vectors = np.concatenate([self.item_vectors, vectors.astype(np.float32)])
+        self.catalog = catalog
+        self.net = (
+            extend_network(net, torch.from_numpy(self.index.codes), self.index.tensors(self.device))
+            .to(self.device)
+            .eval()
+        )
+        return codes
 
     # ---------------------------------------------------------------------- persist
     def _save_state(self, path: Path) -> None:

@@ -157,6 +157,11 @@ class GenerativeNet(nn.Module):
         result: torch.Tensor = self.update_norms[depth](state + update)
         return result
 
+    def flat_loss(self, state: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """Mean cross-entropy of the targets under a softmax over every item: [M, D], [M]."""
+        weight, bias = self.node_table(len(self.node_embeddings))
+        return F.cross_entropy(state @ weight.T + bias, targets)
+
     def path_loss(self, state: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         """Teacher-forced negative log-likelihood of each target's code path. [M, D], [M] -> [M]."""
         loss = torch.zeros(len(targets), device=state.device)

@@ -61,6 +61,10 @@ class GenerativeConfig:
     request_probability: float = 0.5  # share of training targets given a synthesized request
     chinese_share: float = 0.5
     # optimisation
+    # Weight of an auxiliary full-softmax loss on the decoder's start state (scores against the
+    # tied item embeddings). It trains the backbone with SASRec's signal; decoding stays
+    # generative (beam search over the code path).
+    flat_loss_weight: float = 1.0
     lr: float = 1e-3
     weight_decay: float = 0.0
     batch_size: int = 128
@@ -84,6 +88,7 @@ class GenerativeConfig:
         require(0 <= self.request_probability <= 1, "request_probability in [0, 1]")
         require(0 <= self.chinese_share <= 1, "chinese_share in [0, 1]")
         require(self.lr > 0 and self.weight_decay >= 0, "lr > 0 and weight_decay >= 0")
+        require(self.flat_loss_weight >= 0, "flat_loss_weight must be non-negative")
         require(self.batch_size >= 1 and self.max_epochs >= 1, "batch_size, max_epochs >= 1")
         require(self.patience >= 1 and self.eval_every >= 1, "patience, eval_every >= 1")
         require(self.beam_size >= 1, "beam_size must be at least 1")
@@ -189,6 +194,8 @@ class GenerativeRecommender(Recommender):
                     req_ids = requests.draw(y[keep].cpu().numpy(), rng).to(self.device)
                 state = net.start_state(hidden, table[req_ids])
                 loss = net.path_loss(state, y[keep]).mean()
+                if cfg.flat_loss_weight > 0:
+                    loss = loss + cfg.flat_loss_weight * net.flat_loss(state, y[keep])
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()

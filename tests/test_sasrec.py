@@ -30,8 +30,8 @@ TINY = SASRecConfig(
     window_stride=3,
     lr=1e-2,
     batch_size=16,
-    max_epochs=25,
-    patience=25,
+    max_epochs=10,
+    patience=10,
     eval_every=5,
     device="cpu",
 )
@@ -87,12 +87,16 @@ def test_histories_longer_than_max_len(fitted: SASRecRecommender) -> None:
 
 
 def test_same_seed_same_scores(dataset: Dataset) -> None:
-    short = replace(TINY, max_epochs=3, eval_every=1, dropout=0.1)
+    short = replace(TINY, max_epochs=2, eval_every=1, dropout=0.1)
     histories = leave_one_out(dataset).histories("test")
     first = SASRecRecommender(short).fit(dataset, seed=0)
     again = SASRecRecommender(short).fit(dataset, seed=0)
     assert torch.equal(first.score(histories), again.score(histories))
-    assert first.fit_info["curve"] == again.fit_info["curve"]
+
+    def ndcgs(model: SASRecRecommender) -> list[object]:
+        return [point["valid_ndcg@10"] for point in model.fit_info["curve"]]  # type: ignore[attr-defined]
+
+    assert ndcgs(first) == ndcgs(again)
     other = SASRecRecommender(short).fit(dataset, seed=1)
     assert not torch.equal(first.score(histories), other.score(histories))
 

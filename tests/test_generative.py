@@ -120,3 +120,11 @@ def test_items_added_after_training_are_coded_and_recommendable(tmp_path):
     model.save(tmp_path / "m")
     loaded = Recommender.load(tmp_path / "m")
     assert loaded.recommend(history=["a1"], k=5) == model.recommend(history=["a1"], k=5)
+
+
+def test_exact_scoring_matches_a_wide_beam(trained):
+    histories = [trained.histories[u] for u in ("u0", "u1", "u2")]
+    beam = trained.recommend_indices(histories, 6, beam_size=1000)
+    exact = trained.recommend_indices(histories, 6, exact=True)
+    assert np.array_equal(beam[0], exact[0])
+    np.testing.assert_allclose(beam[1], exact[1], rtol=1e-5)

@@ -26,7 +26,7 @@ from transformers import GPT2Model
 from genrec.config import require
 from genrec.data.split import SequenceSplit
 from genrec.evaluation import evaluate
-from genrec.generative.decoding import beam_search
+from genrec.generative.decoding import beam_search, score_all_items
 from genrec.generative.model import GenerativeNet, NetworkShape, extend_network
 from genrec.generative.requests import RequestSynthesizer
 from genrec.indexing import E5Encoder, IndexConfig, SemanticIndex, TextEncoder
@@ -305,7 +305,10 @@ class GenerativeRecommender(Recommender):
         candidates: np.ndarray | None = None,
         requests: Sequence[str] | None = None,
         beam_size: int | None = None,
+        exact: bool = False,
     ) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k by constrained beam search; ``exact`` scores every item's full path instead
+        (the brute-force reference: same scores, no pruning, much more work)."""
         net = self._require_net()
         n_items = net.shape.n_items
         with torch.no_grad():
@@ -314,7 +317,15 @@ class GenerativeRecommender(Recommender):
             if exclude_seen or exclude is not None or candidates is not None:
                 blocked = mask_matrix(n_items, histories, exclude_seen, exclude, candidates)
                 allowed = torch.from_numpy(~blocked).to(self.device)
-            items, scores = beam_search(net, state, allowed, k, beam_size or self.config.beam_size)
+            if exact:
+                scores_all = score_all_items(net, state)
+                if allowed is not None:
+                    scores_all = scores_all.masked_fill(~allowed, float("-inf"))
+                scores, items = scores_all.topk(min(k, n_items), dim=1)
+                items = items.masked_fill(torch.isneginf(scores), -1)
+            else:
+                width = beam_size or self.config.beam_size
+                items, scores = beam_search(net, state, allowed, k, width)
         return items.cpu().numpy().astype(np.int64), scores.cpu().numpy().astype(np.float64)
 
     def add_items(self, items: pd.DataFrame) -> np.ndarray:

@@ -157,13 +157,24 @@ class GenerativeNet(nn.Module):
         result: torch.Tensor = self.update_norms[depth](state + update)
         return result
 
-    def flat_loss(self, state: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        """Mean cross-entropy of the targets under a softmax over every item: [M, D], [M]."""
+    def flat_logits(self, state: torch.Tensor) -> torch.Tensor:
+        """Scores of every item from the start state [M, D] -> [M, N] (the auxiliary head)."""
         weight, bias = self.node_table(len(self.node_embeddings))
-        return F.cross_entropy(state @ weight.T + bias, targets)
+        return state @ weight.T + bias
 
-    def path_loss(self, state: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        """Teacher-forced negative log-likelihood of each target's code path. [M, D], [M] -> [M]."""
+    def path_loss(
+        self,
+        state: torch.Tensor,
+        targets: torch.Tensor,
+        teacher: torch.Tensor | None = None,
+        distill_weight: float = 0.0,
+    ) -> torch.Tensor:
+        """Teacher-forced negative log-likelihood of each target's code path. [M, D], [M] -> [M].
+
+        With ``teacher`` (item probabilities [M, N], no gradient), each depth also pays
+        ``distill_weight`` x KL(teacher's distribution over the true parent's children ||
+        the decoder's), so the generated path inherits the full-softmax head's ranking.
+        """
         loss = torch.zeros(len(targets), device=state.device)
         parent = torch.zeros_like(targets)
         for depth in range(len(self.trie.node_ids)):
@@ -172,6 +183,14 @@ class GenerativeNet(nn.Module):
             logp = self.child_logits(state, children, depth)
             slot = (children == node[:, None]).float().argmax(dim=1)
             loss = loss - logp.gather(1, slot[:, None]).squeeze(1)
+            if teacher is not None and distill_weight > 0:
+                mass = torch.zeros(len(targets), self.trie.nodes_per_depth[depth],
+                                   device=state.device)  # fmt: skip
+                mass.index_add_(1, self.trie.node_ids[depth], teacher)  # [M, M_d]
+                q = mass.gather(1, children.clamp(min=0)).masked_fill(children < 0, 0.0)
+                q = q / q.sum(dim=1, keepdim=True).clamp_min(1e-12)  # [M, C]
+                kl = q * (q.clamp_min(1e-12).log() - logp.masked_fill(children < 0, 0.0))
+                loss = loss + distill_weight * kl.sum(dim=1)
             if depth < len(self.trie.node_ids) - 1:
                 state = self.advance(state, node, depth)
             parent = node

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
+import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 from transformers import GPT2Model
 
@@ -65,11 +66,13 @@ class GenerativeConfig:
     # tied item embeddings). It trains the backbone with SASRec's signal; decoding stays
     # generative (beam search over the code path).
     flat_loss_weight: float = 1.0
+    # Distil the full-softmax head into the code path: KL per depth along the true path.
+    distill_weight: float = 1.0
     lr: float = 1e-3
     weight_decay: float = 0.0
-    batch_size: int = 128
-    max_epochs: int = 200
-    patience: int = 10
+    batch_size: int = 32  # windows per step (~850 targets); 32 beat 64 and 128 on validation
+    max_epochs: int = 40
+    patience: int = 3  # evaluations without improvement
     eval_every: int = 2
     valid_exclude_seen: bool = True
     max_train_seconds: float = 0.0
@@ -89,6 +92,7 @@ class GenerativeConfig:
         require(0 <= self.chinese_share <= 1, "chinese_share in [0, 1]")
         require(self.lr > 0 and self.weight_decay >= 0, "lr > 0 and weight_decay >= 0")
         require(self.flat_loss_weight >= 0, "flat_loss_weight must be non-negative")
+        require(self.distill_weight >= 0, "distill_weight must be non-negative")
         require(self.batch_size >= 1 and self.max_epochs >= 1, "batch_size, max_epochs >= 1")
         require(self.patience >= 1 and self.eval_every >= 1, "patience, eval_every >= 1")
         require(self.beam_size >= 1, "beam_size must be at least 1")
@@ -193,9 +197,14 @@ class GenerativeRecommender(Recommender):
                 else:
                     req_ids = requests.draw(y[keep].cpu().numpy(), rng).to(self.device)
                 state = net.start_state(hidden, table[req_ids])
-                loss = net.path_loss(state, y[keep]).mean()
+                teacher = None
+                loss = torch.zeros((), device=self.device)
                 if cfg.flat_loss_weight > 0:
-                    loss = loss + cfg.flat_loss_weight * net.flat_loss(state, y[keep])
+                    flat = net.flat_logits(state)  # [M, N]
+                    loss = cfg.flat_loss_weight * F.cross_entropy(flat, y[keep])
+                    teacher = flat.detach().softmax(dim=-1)
+                path = net.path_loss(state, y[keep], teacher, cfg.distill_weight)
+                loss = loss + path.mean()
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()

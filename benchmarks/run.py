@@ -344,7 +344,8 @@ def generative_section(
         f"| genrec beam search (beam {int(speed['beam_size'])}), no request | "
         f"{speed['generative_latency_ms_median']:.2f} | {speed['generative_latency_ms_p95']:.2f} | "
         f"{speed['generative_throughput_rps_batch64']:.0f} |",
-        f"| genrec beam search, with a request (each distinct text encoded on first sight, then cached) | "
+        "| genrec beam search, with a request (each distinct text encoded on first sight, "
+        "then cached) | "
         f"{speed['generative_with_request_latency_ms_median']:.2f} | "
         f"{speed['generative_with_request_latency_ms_p95']:.2f} | — |",
         f"| encoding a new request text (multilingual-e5-small, 4-bit) | "

@@ -20,7 +20,6 @@ Empty histories. A user with no history is scored by item popularity in the trai
 from __future__ import annotations
 
 import copy
-import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -35,6 +34,7 @@ from tqdm.auto import tqdm
 from genrec.config import require
 from genrec.data.split import SequenceSplit
 from genrec.recommender import ScoringRecommender
+from genrec.training import resolve_device, seed_everything, training_windows
 
 WEIGHTS_FILE = "sasrec.pt"
 
@@ -116,13 +116,6 @@ class SASRecConfig:
         )
 
 
-def resolve_device(name: str) -> torch.device:
-    """``auto`` picks CUDA when available (checked only when called, never at import)."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
-
-
 # --------------------------------------------------------------------------------------- network
 class CausalBlock(nn.Module):
     """Post-LN Transformer block (as in SASRec/RecBole) with causal scaled-dot-product attention."""
@@ -195,51 +188,6 @@ class SASRecNet(nn.Module):
         """Scores of every catalog item for hidden states [..., D] -> [..., N]."""
         weight = self.item_emb.weight[1:] if self.out_emb is None else self.out_emb.weight
         return hidden @ weight.T  # [..., N]
-
-
-# ----------------------------------------------------------------------------------- data
-def training_windows(
-    sequences: Sequence[np.ndarray], max_len: int, stride: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Inputs [W, T] (1-based item ids, 0 = pad) and targets [W, T] (catalog index, -100 = none).
-
-    Each window reads up to ``max_len`` consecutive items and predicts the item after each; a
-    target already predicted in an earlier window of the same sequence is set to -100.
-    """
-    inputs: list[np.ndarray] = []
-    targets: list[np.ndarray] = []
-    for seq in sequences:
-        n = len(seq) - 1  # number of (input, next item) pairs
-        if n < 1:
-            continue
-        x, y = seq[:-1] + 1, seq[1:]
-        if n <= max_len:
-            starts = [0]
-        else:
-            starts = list(range(0, n - max_len, stride)) + [n - max_len]
-        covered = 0  # targets [0, covered) of this sequence are already in a window
-        for start in starts:
-            end = min(start + max_len, n)
-            row_x = np.zeros(max_len, dtype=np.int64)
-            row_y = np.full(max_len, -100, dtype=np.int64)
-            row_x[: end - start] = x[start:end]
-            new = max(covered, start)
-            row_y[new - start : end - start] = y[new:end]
-            covered = end
-            inputs.append(row_x)
-            targets.append(row_y)
-    if not inputs:
-        return np.zeros((0, max_len), dtype=np.int64), np.zeros((0, max_len), dtype=np.int64)
-    return np.stack(inputs), np.stack(targets)
-
-
-def seed_everything(seed: int) -> torch.Generator:
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-    generator = torch.Generator()
-    generator.manual_seed(seed)
-    return generator
 
 
 # ------------------------------------------------------------------------------- recommender

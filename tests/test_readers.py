@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from genrec.data import DataError, Dataset, load_dataset, load_seed_csv
-from genrec.data.readers import read_table
+from genrec.data.tables import read_table
 
 
 def write(path: Path, text: str) -> Path:

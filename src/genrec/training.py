@@ -22,6 +22,18 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def init_weights(module: nn.Module) -> None:
+    """Normal(0, 0.02) for linear and embedding weights, zero biases and padding rows
+    (``module.apply(init_weights)``)."""
+    if isinstance(module, nn.Linear | nn.Embedding):
+        nn.init.normal_(module.weight, std=0.02)
+    if isinstance(module, nn.Linear) and module.bias is not None:
+        nn.init.zeros_(module.bias)
+    if isinstance(module, nn.Embedding) and module.padding_idx is not None:
+        with torch.no_grad():
+            module.weight[module.padding_idx].zero_()
+
+
 def seed_everything(seed: int) -> torch.Generator:
     """Seed Python, NumPy and torch; return a generator for this run's own shuffling."""
     random.seed(seed)

@@ -19,7 +19,6 @@ Empty histories. A user with no history is scored by item popularity in the trai
 
 from __future__ import annotations
 
-import copy
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -29,12 +28,18 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm.auto import tqdm
 
 from genrec.config import require
 from genrec.data.split import SequenceSplit
 from genrec.recommender import ScoringRecommender
-from genrec.training import resolve_device, seed_everything, training_windows
+from genrec.training import (
+    LoopSettings,
+    early_stopping_loop,
+    init_weights,
+    resolve_device,
+    seed_everything,
+    training_windows,
+)
 
 WEIGHTS_FILE = "sasrec.pt"
 
@@ -163,17 +168,7 @@ class SASRecNet(nn.Module):
             for _ in range(config.num_layers)
         )
         self.out_emb = None if config.tie_weights else nn.Embedding(n_items, d)
-        self.apply(self._init)
-
-    @staticmethod
-    def _init(module: nn.Module) -> None:
-        if isinstance(module, nn.Linear | nn.Embedding):
-            nn.init.normal_(module.weight, std=0.02)
-        if isinstance(module, nn.Linear) and module.bias is not None:
-            nn.init.zeros_(module.bias)
-        if isinstance(module, nn.Embedding) and module.padding_idx is not None:
-            with torch.no_grad():
-                module.weight[module.padding_idx].zero_()
+        self.apply(init_weights)
 
     def forward(self, seq: torch.Tensor) -> torch.Tensor:
         """Hidden states for left-aligned, right-padded item sequences (1-based, 0 = pad)."""
@@ -232,56 +227,39 @@ class SASRecRecommender(ScoringRecommender):
         )
         step = self._make_step(optimizer, schedule)
 
-        best_ndcg, best_epoch, stale = -1.0, 0, 0
-        best_state = copy.deepcopy(self.net.state_dict())
-        curve: list[dict[str, float]] = []
-        train_seconds, valid_seconds = 0.0, 0.0
-        epochs_run = 0
-        bar = tqdm(total=cfg.max_epochs, desc="sasrec", unit="epoch", disable=not progress)
-        for epoch in range(1, cfg.max_epochs + 1):
-            started = time.perf_counter()
-            self.net.train()
+        def run_epoch(epoch: int) -> float:
             order = torch.randperm(len(inputs), generator=generator)  # [W]
             total_loss, batches = 0.0, 0
             for begin in range(0, len(order), cfg.batch_size):
                 rows = order[begin : begin + cfg.batch_size]
                 total_loss += step(inputs[rows].to(self.device), targets[rows].to(self.device))
                 batches += 1
-            train_seconds += time.perf_counter() - started
-            epochs_run = epoch
-            postfix: dict[str, float] = {"loss": total_loss / max(batches, 1)}
-            out_of_time = 0.0 < cfg.max_train_seconds <= train_seconds
-            if epoch % cfg.eval_every == 0 or epoch == cfg.max_epochs or out_of_time:
-                valid_started = time.perf_counter()
-                ndcg = self._validate(split)
-                valid_seconds += time.perf_counter() - valid_started
-                curve.append(
-                    {"epoch": epoch, "seconds": round(train_seconds, 3), "valid_ndcg@10": ndcg}
-                )
-                postfix["valid_ndcg@10"] = ndcg
-                if ndcg > best_ndcg:
-                    best_ndcg, best_epoch, stale = ndcg, epoch, 0
-                    best_state = copy.deepcopy(self.net.state_dict())
-                else:
-                    stale += 1
-            bar.set_postfix(postfix)
-            bar.update(1)
-            if stale >= cfg.patience or out_of_time:
-                break
-        bar.close()
-        self.net.load_state_dict(best_state)
-        self.net.eval()
+            return total_loss / max(batches, 1)
+
+        valid_seconds = 0.0
+
+        def validate() -> float:
+            nonlocal valid_seconds
+            started = time.perf_counter()
+            ndcg = self._validate(split)
+            valid_seconds += time.perf_counter() - started
+            return ndcg
+
+        settings = LoopSettings(cfg.max_epochs, cfg.patience, cfg.eval_every, cfg.max_train_seconds)
+        state = early_stopping_loop(
+            self.net, run_epoch, validate, settings, desc="sasrec", progress=progress
+        )
         self.fit_info = {
-            "epochs": epochs_run,
-            "best_epoch": best_epoch,
-            "best_valid_ndcg@10": best_ndcg,
-            "train_seconds": round(train_seconds, 3),  # excludes validation
+            "epochs": state.epoch,
+            "best_epoch": state.best_epoch,
+            "best_valid_ndcg@10": state.best_ndcg,
+            "train_seconds": round(state.train_seconds, 3),  # excludes validation
             "valid_seconds": round(valid_seconds, 3),
             "train_windows": len(inputs),
             "train_targets": int((targets >= 0).sum()),
             "device": str(self.device),
             "seed": seed,
-            "curve": curve,
+            "curve": state.curve,
         }
 
     def _make_step(

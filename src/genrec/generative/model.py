@@ -21,6 +21,7 @@ from torch import nn
 from transformers import GPT2Config, GPT2Model
 
 from genrec.indexing import TrieTensors
+from genrec.training import init_weights
 
 
 @dataclass(frozen=True)
@@ -89,17 +90,7 @@ class GenerativeNet(nn.Module):
         )
         self.update_norms = nn.ModuleList(nn.LayerNorm(d) for _ in range(depth - 1))
         self.trie = trie
-        self.apply(self._init)
-
-    @staticmethod
-    def _init(module: nn.Module) -> None:
-        if isinstance(module, nn.Linear | nn.Embedding):
-            nn.init.normal_(module.weight, std=0.02)
-        if isinstance(module, nn.Linear) and module.bias is not None:
-            nn.init.zeros_(module.bias)
-        if isinstance(module, nn.Embedding) and module.padding_idx is not None:
-            with torch.no_grad():
-                module.weight[module.padding_idx].zero_()
+        self.apply(init_weights)
 
     # --------------------------------------------------------------------- encoder
     def embed_items(self, ids: torch.Tensor) -> torch.Tensor:

@@ -171,7 +171,7 @@ class GenerativeRecommender(Recommender):
             self.item_vectors, IndexConfig(cfg.codebook_sizes, cfg.kmeans_iterations, seed)
         )
         n_items = len(catalog)
-        requests = TrainingRequests.build(self, split, rng)
+        requests = TrainingRequests.build(self, split)
         shape = self._shape(n_items, self.index, int(requests.table.shape[1]))
         self.net = self._build_net(shape)
         net = self.net
@@ -403,12 +403,11 @@ class TrainingRequests:
     probability: float
 
     @classmethod
-    def build(
-        cls, model: GenerativeRecommender, split: SequenceSplit, rng: np.random.Generator
-    ) -> TrainingRequests:
+    def build(cls, model: GenerativeRecommender, split: SequenceSplit) -> TrainingRequests:
         catalog = model._require_catalog()
         cfg = model.config
         has_real = any(any(r for r in reqs) for reqs in split.train_requests.values())
+        text_genres: list[str] = []
         if has_real:
             texts = sorted({r for reqs in split.train_requests.values() for r in reqs if r})
             kind = "data"
@@ -417,7 +416,9 @@ class TrainingRequests:
             synth = RequestSynthesizer(
                 catalog.categories, cfg.request_probability, cfg.chinese_share
             )
-            texts = synth.vocabulary()
+            pairs = synth.vocabulary_with_genres()
+            texts = [text for text, _ in pairs]
+            text_genres = [genre for _, genre in pairs]
             kind = "synthesized"
         vectors = model.encoder.encode_requests(texts) if texts else np.zeros((0, 384))
         dim = vectors.shape[1] if len(vectors) else 384
@@ -425,7 +426,8 @@ class TrainingRequests:
         ids_by_text = {t: i + 1 for i, t in enumerate(texts)}
         if not has_real:
             options = [
-                [ids_by_text[t] for t in texts if _mentions(t, cats)] for cats in catalog.categories
+                [i + 1 for i, genre in enumerate(text_genres) if genre in cats]
+                for cats in catalog.categories
             ]
             width = max((len(o) for o in options), default=1) or 1
             per_item = np.full((len(catalog), width), -1, dtype=np.int64)
@@ -453,10 +455,3 @@ class TrainingRequests:
         shifted = [s - 1 for s in sequences]  # training_windows adds 1 to inputs only
         _, request_targets = training_windows(shifted, cfg.max_len, cfg.window_stride)
         return np.maximum(request_targets, 0)
-
-
-def _mentions(text: str, categories: tuple[str, ...]) -> bool:
-    from genrec.generative.requests import genre_phrase, language_of
-
-    lang = language_of(text)
-    return any(genre_phrase(c, lang) in text for c in categories)

@@ -82,15 +82,19 @@ class RequestSynthesizer:
     probability: float = 0.5  # share of training targets that get a request
     chinese_share: float = 0.5
 
-    def vocabulary(self) -> list[str]:
-        """Every request text training can produce (to encode once)."""
+    def vocabulary_with_genres(self) -> list[tuple[str, str]]:
+        """Every (request text, genre it names) training can produce (to encode once)."""
         genres = sorted({g for cats in self.categories for g in cats})
         return [
-            request_for(g, t, lang)
+            (request_for(g, t, lang), g)
             for lang, templates in TRAIN_TEMPLATES.items()
             for t in templates
             for g in genres
         ]
+
+    def vocabulary(self) -> list[str]:
+        """Every request text training can produce."""
+        return [text for text, _ in self.vocabulary_with_genres()]
 
     def draw(self, targets: np.ndarray, rng: np.random.Generator) -> list[str]:
         """A request text (or "" for none) per target item index."""

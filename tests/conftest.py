@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import uuid
+from collections.abc import Iterator
 
 import pytest
 
@@ -17,3 +19,46 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 @pytest.fixture
 def board() -> Dataset:
     return checkerboard()
+
+
+# --- PostgreSQL: a fresh database per test -------------------------------------------------
+# GENREC_TEST_POSTGRES_URL names a server and a role that may CREATE DATABASE, e.g.
+# postgresql://genrec:genrec@127.0.0.1:5432/postgres (scripts/ci-services.sh starts one and prints
+# it). Without it the PostgreSQL tests skip, unless GENREC_REQUIRE_SERVICES=1 (CI), when they fail.
+
+
+def _postgres_server_url() -> str:
+    url = os.environ.get("GENREC_TEST_POSTGRES_URL", "").strip()
+    if not url:
+        reason = (
+            "GENREC_TEST_POSTGRES_URL is not set (run scripts/ci-services.sh to start PostgreSQL "
+            "and print it)"
+        )
+        if os.environ.get("GENREC_REQUIRE_SERVICES") == "1":
+            pytest.fail(f"GENREC_REQUIRE_SERVICES=1 but {reason}", pytrace=False)
+        pytest.skip(reason)
+    return url
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """The URL (postgresql://...) of a new, empty database, dropped after the test."""
+    import psycopg
+    from psycopg import sql
+    from sqlalchemy.engine import make_url
+
+    server = make_url(_postgres_server_url()).set(drivername="postgresql")
+    admin_conninfo = server.render_as_string(hide_password=False)
+    name = f"genrec_test_{uuid.uuid4().hex[:16]}"
+    with psycopg.connect(admin_conninfo, autocommit=True, connect_timeout=10) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield server.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(admin_conninfo, autocommit=True, connect_timeout=10) as admin:
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = %s AND pid <> pg_backend_pid()",
+                (name,),
+            )
+            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))

@@ -8,7 +8,10 @@ import pytest
 
 from genrec.cli import build_parser, main
 
-COMMANDS = [["data", "info"], ["train"], ["evaluate"], ["recommend"], ["demo"]]
+COMMANDS = [
+    ["data", "info"], ["train"], ["evaluate"], ["recommend"], ["demo"], ["serve"],
+    ["feedback", "export"],
+]  # fmt: skip
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c))
@@ -105,3 +108,38 @@ def test_parser_lists_every_registered_model():
     train = next(a for a in parser._subparsers._group_actions[0].choices["train"]._actions
                  if a.dest == "model")  # fmt: skip
     assert set(train.choices) == set(registry())
+
+
+def test_serve_refuses_to_start_without_keys_or_a_model(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("GENREC_API_KEYS", raising=False)
+    _write_log(tmp_path)
+    out = tmp_path / "m"
+    args = ["--data", str(tmp_path / "log.csv"), "--catalog", str(tmp_path / "items.csv")]
+    main(["train", "--model", "popular", *args, "--out", str(out), "--quiet"])
+    capsys.readouterr()
+    assert main(["serve", "--model-dir", str(out)]) == 2
+    assert "no API key configured" in capsys.readouterr().err
+    assert main(["serve", "--model-dir", str(tmp_path / "none"), "--insecure-dev"]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    monkeypatch.setenv("GENREC_API_KEYS", "short")
+    assert main(["serve", "--model-dir", str(out)]) == 2
+    assert "at least 16 characters" in capsys.readouterr().err
+
+
+def test_feedback_export_writes_the_stored_events(tmp_path, capsys):
+    from datetime import UTC, datetime
+
+    import pandas as pd
+
+    from genrec.serving.store import FeedbackEvent, FeedbackStore, default_sqlite_url
+
+    with FeedbackStore(default_sqlite_url(tmp_path)) as store:
+        now = datetime.now(UTC)
+        store.add_feedback(FeedbackEvent("u1", "x", "click", now))
+        store.add_feedback(FeedbackEvent("u1", "y", "rating", now, value=4.0))
+    target = tmp_path / "out" / "fb.parquet"
+    assert main(["feedback", "export", "--model-dir", str(tmp_path), "--out", str(target)]) == 0
+    assert "wrote 2 feedback rows" in capsys.readouterr().out
+    assert list(pd.read_parquet(target)["event"]) == ["click", "rating"]
+    assert main(["feedback", "export", "--model-dir", str(tmp_path), "--out", "x.xlsx"]) == 2
+    assert "error: " in capsys.readouterr().err

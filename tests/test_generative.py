@@ -9,30 +9,8 @@ import pytest
 from genrec.generative.recommender import GenerativeConfig, GenerativeRecommender
 from genrec.recommender import Recommender
 
-from synthetic import make_dataset
-
-TINY = GenerativeConfig(
-    codebook_sizes=(2, 2), hidden_size=16, num_layers=1, num_heads=1, inner_size=32,
-    max_len=10, window_stride=5, max_epochs=40, batch_size=16, lr=0.01, patience=100,
-    eval_every=100, beam_size=8, request_probability=0.7,
-)  # fmt: skip
-
-
-def mixed_dataset(users: int = 40, seed: int = 0):
-    """Users pick alpha and beta items at random, so only a request can say which is next."""
-    rng = np.random.default_rng(seed)
-    ids = [f"a{i}" for i in range(10)] + [f"b{i}" for i in range(10)]
-    items = pd.DataFrame(
-        {
-            "item_id": ids,
-            "title": [f"Alpha saga part {i}" for i in range(10)]
-            + [f"Beta chronicle volume {i}" for i in range(10)],
-            "categories": [("Alpha",)] * 10 + [("Beta",)] * 10,
-            "description": "",
-        }
-    )
-    sequences = {f"u{u}": [ids[i] for i in rng.permutation(20)[:12]] for u in range(users)}
-    return make_dataset(sequences, items, "mixed")
+from synthetic import TINY_GENERATIVE as TINY
+from synthetic import mixed_dataset
 
 
 @pytest.fixture(scope="module")

@@ -23,6 +23,7 @@ from genrec.data.split import leave_one_out
 from genrec.evaluation import evaluate
 from genrec.models import model_class, registry
 from genrec.recommender import ModelDirError, Recommender, UnknownUserError
+from genrec.serving.store import StoreError
 
 USER_ERRORS = (
     DataError,
@@ -30,6 +31,7 @@ USER_ERRORS = (
     UnknownUserError,
     UnknownItemError,
     ModelDirError,
+    StoreError,
     FileNotFoundError,
     ValueError,
 )
@@ -295,6 +297,66 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    import os
+
+    import uvicorn
+
+    from genrec.serving.service import resolve_model_dir
+    from genrec.serving.settings import load_settings
+
+    settings = load_settings(
+        args.config,
+        model_dir=args.model_dir,
+        db=args.db,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        insecure_dev=True if args.insecure_dev else None,
+        reload_poll_seconds=args.reload_poll,
+    )
+    settings.check_startable()
+    path = resolve_model_dir(settings.model_dir)
+    if not settings.api_keys:
+        print("warning: --insecure-dev: feedback and admin endpoints are open", file=sys.stderr)
+    print(
+        f"genrec serve: model {path}, {settings.workers} worker(s), "
+        f"http://{settings.host}:{settings.port}/ (API docs at /docs)",
+        file=sys.stderr,
+    )
+    # Worker processes rebuild the app from these exact settings.
+    os.environ["GENREC_SETTINGS_JSON"] = settings.model_dump_json()
+    uvicorn.run(
+        "genrec.serving.app:app_from_env",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        http="httptools",
+        log_level=args.log_level,
+        access_log=args.access_log,
+        timeout_graceful_shutdown=10,
+        server_header=False,
+    )
+    return 0
+
+
+def cmd_feedback_export(args: argparse.Namespace) -> int:
+    from genrec.serving.store import FeedbackStore, default_sqlite_url
+
+    if args.db is None and args.model_dir is None:
+        raise ConfigError("give --db URL or --model-dir DIR (its feedback.sqlite3)")
+    url = args.db or default_sqlite_url(Path(args.model_dir))
+    store = FeedbackStore(url)
+    try:
+        out = store.export(args.out, table=args.table)
+        count = store.count_feedback() if args.table == "feedback" else len(store.served_frame())
+    finally:
+        store.close()
+    print(f"wrote {count} {args.table} rows from {store.display_url} to {out}")
+    return 0
+
+
 # ----------------------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -388,6 +450,60 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--out", default="artifacts/demo")
     demo.add_argument("--epochs", type=int, default=16, help="training epochs at most")
     demo.set_defaults(func=cmd_demo)
+
+    serve = sub.add_parser(
+        "serve",
+        help="serve recommendations and collect feedback over HTTP",
+        formatter_class=_Formatter,
+        epilog="examples:\n  GENREC_API_KEYS=$(openssl rand -hex 16) genrec serve --model-dir "
+        "artifacts/demo\n  genrec serve --model-dir artifacts/demo --insecure-dev --port 8080\n"
+        "  genrec serve --model-dir models/ --db postgresql://user:pw@host/db --workers 4\n\n"
+        "Every setting also reads from GENREC_<NAME> (e.g. GENREC_API_KEYS=k1,k2) and from "
+        "--config FILE; see docs/api.md.",
+    )
+    serve.add_argument("--model-dir", help="a saved model, or a folder of versions (newest served)")
+    serve.add_argument(
+        "--db", help="feedback store URL (default: SQLite file feedback.sqlite3 in the model dir)"
+    )
+    serve.add_argument("--host", help="interface to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default 8000)")
+    serve.add_argument("--workers", type=int, help="worker processes (default 1)")
+    serve.add_argument("--config", help="JSON or TOML file of settings")
+    serve.add_argument(
+        "--reload-poll",
+        type=float,
+        help="seconds between checks of the model dir for a newer version (default: never)",
+    )
+    serve.add_argument(
+        "--insecure-dev",
+        action="store_true",
+        help="start without API keys: feedback and admin endpoints open (development only)",
+    )
+    serve.add_argument(
+        "--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"]
+    )
+    serve.add_argument(
+        "--access-log",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="log every request (off for the highest throughput)",
+    )
+    serve.set_defaults(func=cmd_serve)
+
+    fb = sub.add_parser("feedback", help="the feedback store", formatter_class=_Formatter)
+    fb_sub = fb.add_subparsers(dest="feedback_command", required=True)
+    export = fb_sub.add_parser(
+        "export",
+        help="write stored feedback (or served lists) to Parquet, CSV or JSON Lines",
+        formatter_class=_Formatter,
+        epilog="examples:\n  genrec feedback export --model-dir artifacts/demo --out fb.parquet\n"
+        "  genrec feedback export --db postgresql://u:p@host/db --table served --out s.csv",
+    )
+    export.add_argument("--db", help="store URL")
+    export.add_argument("--model-dir", help="use the SQLite store of this model dir")
+    export.add_argument("--table", choices=["feedback", "served"], default="feedback")
+    export.add_argument("--out", required=True, help="file: .parquet, .csv or .jsonl")
+    export.set_defaults(func=cmd_feedback_export)
     return parser
 
 

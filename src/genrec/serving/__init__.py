@@ -1,0 +1,1 @@
+"""The HTTP service: recommendations over HTTP, with feedback stored durably."""

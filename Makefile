@@ -7,7 +7,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export PYTHONHASHSEED := 0
 
-.PHONY: venv demo test lint bench format clean
+.PHONY: venv demo test lint bench bench-serve format clean
 
 venv: $(STAMP)
 
@@ -35,6 +35,12 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/run.py --out docs
+	$(PY) benchmarks/serving.py --out docs
+
+# Only the serving section (load, ingestion, kill test); PostgreSQL rows need
+# GENREC_TEST_POSTGRES_URL, e.g. export "$$(scripts/ci-services.sh)".
+bench-serve: $(STAMP)
+	$(PY) benchmarks/serving.py --out docs
 
 clean:
 	rm -rf $(VENV) artifacts .pytest_cache .mypy_cache .ruff_cache

@@ -25,6 +25,8 @@ from genrec.benchmark import (
     markdown_table,
     paired_bootstrap,
     plot_bars,
+    read_block,
+    replace_block,
     request_following,
     rows_for,
     run_isolated,
@@ -436,7 +438,10 @@ def main() -> int:
         "[benchmarks.json](benchmarks.json).",
         "",
     ]
+    serving = read_block(out / "benchmarks.md", "serving")  # written by benchmarks/serving.py
     (out / "benchmarks.md").write_text("\n".join(header + sections))
+    if serving is not None:
+        replace_block(out / "benchmarks.md", "serving", serving)
     print(f"[bench] wrote {out / 'benchmarks.md'} in {minutes:.1f} min")
     return 0
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+from filelock import FileLock
 
 from genrec.data.schema import Dataset
 
-from synthetic import checkerboard
+from synthetic import checkerboard, saved_generative_model
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -19,6 +21,19 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 @pytest.fixture
 def board() -> Dataset:
     return checkerboard()
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
+    """The tiny generative model of synthetic.py, trained once per test session and shared by
+    the xdist workers (read-only: copy it before writing beside it)."""
+    base = tmp_path_factory.getbasetemp()
+    shared = base if worker_id == "master" else base.parent
+    target = shared / "tiny-generative"
+    with FileLock(str(shared / "tiny-generative.lock")):
+        if not (target / "genrec.json").is_file():
+            saved_generative_model(target)
+    return target
 
 
 # --- PostgreSQL: a fresh database per test -------------------------------------------------

@@ -13,15 +13,13 @@ from genrec.serving.app import create_app
 from genrec.serving.settings import ServeSettings
 from genrec.serving.store import FeedbackStore, default_sqlite_url
 
-from synthetic import saved_generative_model
-
 KEY = "test-key-0123456789abcdef"
 AUTH = {"Authorization": f"Bearer {KEY}"}
 
 
 @pytest.fixture(scope="module")
-def trained_dir(tmp_path_factory):
-    return saved_generative_model(tmp_path_factory.mktemp("model") / "m")
+def trained_dir(tiny_model_dir):
+    return tiny_model_dir
 
 
 @pytest.fixture

@@ -14,8 +14,9 @@ from synthetic import mixed_dataset
 
 
 @pytest.fixture(scope="module")
-def trained():
-    return GenerativeRecommender(TINY).fit(mixed_dataset(), seed=0)
+def trained(tiny_model_dir):
+    """TINY trained on mixed_dataset(), seed 0 (conftest trains it once per session)."""
+    return Recommender.load(tiny_model_dir)
 
 
 @pytest.mark.parametrize(

@@ -15,8 +15,6 @@ import pytest
 
 from genrec.serving.store import FeedbackStore, default_sqlite_url
 
-from synthetic import saved_generative_model
-
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 KEY = "browser-test-key-0123456789"
 
@@ -37,9 +35,10 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
+def server(tmp_path_factory, tiny_model_dir):
     _require_chromium()
-    model_dir = saved_generative_model(tmp_path_factory.mktemp("model") / "m")
+    model_dir = tmp_path_factory.mktemp("model") / "m"
+    shutil.copytree(tiny_model_dir, model_dir)  # the server writes its store beside the model
     port = free_port()
     env = {**os.environ, "GENREC_API_KEYS": KEY}
     log = (model_dir.parent / "server.log").open("w")

@@ -15,12 +15,10 @@ from genrec.serving.service import (
     resolve_model_dir,
 )
 
-from synthetic import saved_generative_model
-
 
 @pytest.fixture(scope="module")
-def model_dir(tmp_path_factory):
-    return saved_generative_model(tmp_path_factory.mktemp("model") / "m")
+def model_dir(tiny_model_dir):
+    return tiny_model_dir
 
 
 @pytest.fixture(scope="module")

@@ -388,3 +388,34 @@ class ExactDecoding:
                 self.model.recommend_indices(histories[start : start + 16], k, exact=True, **kwargs)
             )
         return np.concatenate([o[0] for o in out]), np.concatenate([o[1] for o in out])
+
+
+# ------------------------------------------------------------------ sections of benchmarks.md
+def _markers(name: str) -> tuple[str, str]:
+    return f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+
+
+def read_block(path: Path, name: str) -> str | None:
+    """The text between a named block's markers in ``path``, if there is one."""
+    if not path.is_file():
+        return None
+    text = path.read_text()
+    start, end = _markers(name)
+    if start not in text or end not in text:
+        return None
+    return text.split(start, 1)[1].split(end, 1)[0].strip("\n")
+
+
+def replace_block(path: Path, name: str, block: str) -> None:
+    """Put ``block`` between the named markers in ``path``; append the block if it is absent.
+
+    Lets one benchmark script rewrite its own section without rerunning the others."""
+    start, end = _markers(name)
+    wrapped = f"{start}\n{block}\n{end}"
+    text = path.read_text() if path.is_file() else ""
+    if start in text and end in text:
+        head, rest = text.split(start, 1)
+        text = head + wrapped + rest.split(end, 1)[1]
+    else:
+        text = text.rstrip("\n") + ("\n\n" if text else "") + wrapped + "\n"
+    path.write_text(text)

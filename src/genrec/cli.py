@@ -298,10 +298,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    import os
-
-    import uvicorn
-
+    from genrec.serving.runner import run
     from genrec.serving.service import resolve_model_dir
     from genrec.serving.settings import load_settings
 
@@ -324,20 +321,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         f"http://{settings.host}:{settings.port}/ (API docs at /docs)",
         file=sys.stderr,
     )
-    # Worker processes rebuild the app from these exact settings.
-    os.environ["GENREC_SETTINGS_JSON"] = settings.model_dump_json()
-    uvicorn.run(
-        "genrec.serving.app:app_from_env",
-        factory=True,
-        host=settings.host,
-        port=settings.port,
-        workers=settings.workers,
-        http="httptools",
-        log_level=args.log_level,
-        access_log=args.access_log,
-        timeout_graceful_shutdown=10,
-        server_header=False,
-    )
+    run(settings, log_level=args.log_level, access_log=args.access_log)
     return 0
 
 

@@ -382,7 +382,10 @@ class GenerativeRecommender(Recommender):
         raw["nodes_per_depth"] = tuple(raw["nodes_per_depth"])
         self.device = torch.device("cpu")
         net = self._build_net(NetworkShape(**raw))
-        net.backbone = GPT2Model.from_pretrained(path / "backbone")
+        # Models saved before the fused GELU load with it too (the same function).
+        net.backbone = GPT2Model.from_pretrained(
+            path / "backbone", activation_function="gelu_pytorch_tanh"
+        )
         missing, unexpected = net.load_state_dict(
             load_file(str(path / "heads.safetensors")), strict=False
         )

@@ -135,6 +135,10 @@ def create_app(
     once the model is in memory; ``preloaded`` serves an already loaded model (tests)."""
     settings.check_startable()
     resolve_model_dir(settings.model_dir)  # fail at once on a folder with no model
+    if settings.torch_threads:
+        import torch
+
+        torch.set_num_threads(settings.torch_threads)
     state = ServiceState(settings, ModelHolder(settings.model_dir, preloaded))
     metrics = state.metrics
     if preloaded is not None:
@@ -203,12 +207,12 @@ def create_app(
                 headers={"WWW-Authenticate": "Bearer"},
             )
 
-    def write_access(
+    async def write_access(
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)],
     ) -> None:
         authorize(credentials)
 
-    def read_access(
+    async def read_access(
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)],
     ) -> None:
         if settings.require_key_for_reads:
@@ -322,12 +326,11 @@ def create_app(
     ) -> ItemSearchOut:
         """Catalog items whose title contains ``q`` (titles starting with it first)."""
         loaded = _ready_model(state)
-        catalog = loaded.model._require_catalog()
         return ItemSearchOut(
             items=[
                 CatalogItem(
-                    item_id=str(catalog.item_ids[i]),
-                    title=str(catalog.items.at[i, "title"]),
+                    item_id=loaded.item_ids[i],
+                    title=loaded.titles[i],
                     categories=list(loaded.categories[i]),
                 )
                 for i in loaded.search(q, limit)

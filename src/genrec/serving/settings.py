@@ -56,6 +56,9 @@ class ServeSettings(BaseSettings):
     batch_wait_ms: float = Field(
         default=1.0, ge=0.0, le=1000.0, description="how long a batch waits for company"
     )
+    torch_threads: int = Field(
+        default=0, ge=0, le=256, description="threads for model inference (0: PyTorch's default)"
+    )
     feedback_batch_max: int = Field(default=256, ge=1)
     reload_poll_seconds: float = Field(
         default=0.0, ge=0.0, description="check the model folder for a newer version (0: never)"

@@ -251,7 +251,9 @@ def run(args: argparse.Namespace, tmp: Path) -> tuple[list[dict[str, Any]], list
             result["ratio_to_in_process_batched"] = result["rps"] / inproc["batch64_rps"]
             load_rows.append(result)
         metrics = httpx.get(f"{server.url}/metrics").text
-    with serving(root, sqlite_url, tmp / "server.log", GENREC_WORKERS="2") as server:
+    # Two processes on two cores: one inference thread each, or they oversubscribe the CPU.
+    two = {"GENREC_WORKERS": "2", "GENREC_TORCH_THREADS": "1"}
+    with serving(root, sqlite_url, tmp / "server.log", **two) as server:
         print("[serve-bench] load: 32 clients, 2 worker processes", flush=True)
         result = loadgen("recommend", server.url, 32, args.seconds, users, warmup=2)
         result["ratio_to_in_process_batched"] = result["rps"] / inproc["batch64_rps"]
@@ -288,7 +290,8 @@ def run(args: argparse.Namespace, tmp: Path) -> tuple[list[dict[str, Any]], list
         "`benchmarks/loadgen.py` in another process over loopback, each client sending its next "
         "request when the last is answered. Client and server share this machine's 2 cores. "
         "Requests name a random known user, k = 10; 'unique text' adds a request text never "
-        "seen before (so it is encoded, not cached).",
+        "seen before (so it is encoded, not cached). The 2-worker row runs two server "
+        "processes with one inference thread each.",
         "",
         f"In-process `answer()` on the same model in this run: one query "
         f"{inproc['single_median_ms']:.1f} ms median; batches of 64 "

@@ -1,5 +1,6 @@
 import numpy as np
 
+from genrec.generative.recommender import TrainingRequests
 from genrec.generative.requests import (
     HELD_OUT_TEMPLATES,
     TRAIN_TEMPLATES,
@@ -26,12 +27,24 @@ def test_held_out_templates_never_appear_in_training():
     assert not set(texts) & training_texts
 
 
+def _synthesized(categories, probability, chinese_share):
+    def encode(texts):
+        return np.zeros((len(texts), 4), dtype=np.float32)  # the test needs ids, not vectors
+
+    return TrainingRequests.synthesized(categories, encode, probability, chinese_share)
+
+
+def _drawn_texts(requests, targets, seed=0):
+    by_id = {i: t for t, i in requests.ids_by_text.items()}
+    ids = requests.draw(np.asarray(targets), np.random.default_rng(seed)).numpy()
+    return [by_id.get(int(i), "") for i in ids]
+
+
 def test_synthesized_requests_name_one_of_the_targets_genres():
     categories = [("Horror",), ("Comedy", "Romance"), ()]
-    synth = RequestSynthesizer(categories, probability=1.0, chinese_share=0.5)
-    rng = np.random.default_rng(0)
-    drawn = synth.draw(np.array([0, 1, 2] * 50), rng)
-    for target, text in zip([0, 1, 2] * 50, drawn, strict=True):
+    targets = [0, 1, 2] * 50
+    drawn = _drawn_texts(_synthesized(categories, 1.0, 0.5), targets)
+    for target, text in zip(targets, drawn, strict=True):
         if target == 2:
             assert text == ""  # no genre, no request
         elif target == 0:
@@ -39,3 +52,14 @@ def test_synthesized_requests_name_one_of_the_targets_genres():
         else:
             assert any(w in text.lower() for w in ("comedy", "romance", "喜剧", "爱情"))
     assert {language_of(t) for t in drawn if t} == {"en", "zh"}
+
+
+def test_chinese_share_sets_the_language_mix_and_probability_the_request_rate():
+    categories = [("Horror",), ("Comedy",)]
+    targets = [0, 1] * 1000
+    for share in (0.0, 0.2, 1.0):
+        drawn = [t for t in _drawn_texts(_synthesized(categories, 1.0, share), targets) if t]
+        zh = np.mean([language_of(t) == "zh" for t in drawn])
+        assert abs(zh - share) < 0.04, (share, zh)
+    drawn = _drawn_texts(_synthesized(categories, 0.3, 0.5), targets)
+    assert abs(np.mean([t != "" for t in drawn]) - 0.3) < 0.04

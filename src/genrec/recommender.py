@@ -205,6 +205,8 @@ class Recommender(ABC):
             "config": asdict(self.config),
             "fit_info": self.fit_info,
         }
+        if self.fit_info.get("version"):
+            meta["version"] = str(self.fit_info["version"])  # serving reports it
         items = catalog.items.copy()
         items["categories"] = items["categories"].map(list)
         items.to_parquet(out / "catalog.parquet", index=False)

@@ -13,7 +13,7 @@ import hashlib
 import json
 import os
 import shutil
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -278,10 +278,14 @@ class GenerativeRecommender(Recommender):
         return self.net
 
     def start_states(
-        self, histories: Sequence[np.ndarray], requests: Sequence[str] | None
+        self,
+        histories: Sequence[np.ndarray],
+        requests: Sequence[str] | None,
+        net: GenerativeNet | None = None,
     ) -> torch.Tensor:
-        """Decoder start states [B, D] for histories and optional request texts."""
-        net = self._require_net()
+        """Decoder start states [B, D] for histories and optional request texts (by ``net``,
+        default this model's)."""
+        net = net if net is not None else self._require_net()
         n_items = net.shape.n_items
         max_len = self.config.max_len
         ids = torch.zeros(len(histories), max_len, dtype=torch.long)
@@ -401,49 +405,70 @@ class TrainingRequests:
     kind: str  # "data" or "synthesized"
     table: np.ndarray  # [R, Dr], row 0 = no request (zeros)
     ids_by_text: dict[str, int]
-    per_item: np.ndarray  # [N, Q] request ids a target may draw (synthesized), -1 padded
-    per_item_count: np.ndarray  # [N]
+    per_item: np.ndarray  # [N, 2, Q] request ids a target may draw, by language (en, zh), -1 pad
+    per_item_count: np.ndarray  # [N, 2]
     probability: float
+    chinese_share: float = 0.5
 
     @classmethod
     def build(cls, model: GenerativeRecommender, split: SequenceSplit) -> TrainingRequests:
         catalog = model._require_catalog()
         cfg = model.config
         has_real = any(any(r for r in reqs) for reqs in split.train_requests.values())
-        text_genres: list[str] = []
-        if has_real:
-            texts = sorted({r for reqs in split.train_requests.values() for r in reqs if r})
-            kind = "data"
-            per_item = np.full((len(catalog), 1), -1, dtype=np.int64)
-        else:
-            synth = RequestSynthesizer(
-                catalog.categories, cfg.request_probability, cfg.chinese_share
+        if not has_real:
+            return cls.synthesized(
+                catalog.categories,
+                model.encoder.encode_requests,
+                cfg.request_probability,
+                cfg.chinese_share,
             )
-            pairs = synth.vocabulary_with_genres()
-            texts = [text for text, _ in pairs]
-            text_genres = [genre for _, genre in pairs]
-            kind = "synthesized"
-        vectors = model.encoder.encode_requests(texts) if texts else np.zeros((0, 384))
+        texts = sorted({r for reqs in split.train_requests.values() for r in reqs if r})
+        table, ids_by_text = cls._table(texts, model.encoder.encode_requests)
+        per_item = np.full((len(catalog), 2, 1), -1, dtype=np.int64)
+        return cls("data", table, ids_by_text, per_item, np.zeros((len(catalog), 2), np.int64),
+                   cfg.request_probability, cfg.chinese_share)  # fmt: skip
+
+    @classmethod
+    def synthesized(
+        cls,
+        categories: Sequence[tuple[str, ...]],
+        encode: Callable[[list[str]], np.ndarray],
+        probability: float,
+        chinese_share: float,
+    ) -> TrainingRequests:
+        """Requests made from item genres: a target may draw any text naming one of its genres,
+        in Chinese with probability ``chinese_share``."""
+        triples = RequestSynthesizer(categories).vocabulary_with_genres()
+        table, ids_by_text = cls._table([t for t, _, _ in triples], encode)
+        options = [
+            [[i + 1 for i, (_, g, lang) in enumerate(triples) if g in cats and lang == want]
+             for want in ("en", "zh")]
+            for cats in categories
+        ]  # fmt: skip
+        width = max((len(o) for pair in options for o in pair), default=1) or 1
+        per_item = np.full((len(categories), 2, width), -1, dtype=np.int64)
+        for i, pair in enumerate(options):
+            for lang, opts in enumerate(pair):
+                per_item[i, lang, : len(opts)] = opts
+        counts = (per_item >= 0).sum(axis=2)
+        return cls("synthesized", table, ids_by_text, per_item, counts, probability, chinese_share)
+
+    @staticmethod
+    def _table(
+        texts: list[str], encode: Callable[[list[str]], np.ndarray]
+    ) -> tuple[np.ndarray, dict[str, int]]:
+        vectors = encode(texts) if texts else np.zeros((0, 384))
         dim = vectors.shape[1] if len(vectors) else 384
         table = np.concatenate([np.zeros((1, dim), np.float32), vectors.astype(np.float32)])
-        ids_by_text = {t: i + 1 for i, t in enumerate(texts)}
-        if not has_real:
-            options = [
-                [i + 1 for i, genre in enumerate(text_genres) if genre in cats]
-                for cats in catalog.categories
-            ]
-            width = max((len(o) for o in options), default=1) or 1
-            per_item = np.full((len(catalog), width), -1, dtype=np.int64)
-            for i, opts in enumerate(options):
-                per_item[i, : len(opts)] = opts
-        counts = (per_item >= 0).sum(axis=1)
-        return cls(kind, table, ids_by_text, per_item, counts, cfg.request_probability)
+        return table, {t: i + 1 for i, t in enumerate(texts)}
 
     def draw(self, targets: np.ndarray, rng: np.random.Generator) -> torch.Tensor:
-        """Synthesized request ids for targets: with some probability one of the target's."""
-        counts = self.per_item_count[targets]
+        """Synthesized request ids for targets: with some probability, one naming a genre of the
+        target, in Chinese with probability ``chinese_share``; 0 means no request."""
+        lang = (rng.random(len(targets)) < self.chinese_share).astype(np.int64)
+        counts = self.per_item_count[targets, lang]
         pick = (rng.random(len(targets)) * np.maximum(counts, 1)).astype(np.int64)
-        ids = self.per_item[targets, np.minimum(pick, self.per_item.shape[1] - 1)]
+        ids = self.per_item[targets, lang, np.minimum(pick, self.per_item.shape[2] - 1)]
         use = (rng.random(len(targets)) < self.probability) & (counts > 0)
         return torch.from_numpy(np.where(use, np.maximum(ids, 0), 0))
 

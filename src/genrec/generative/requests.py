@@ -76,17 +76,16 @@ def request_for(genre: str, template: str, language: str) -> str:
 
 @dataclass(frozen=True)
 class RequestSynthesizer:
-    """Draws a request for a target item from its categories (training templates only)."""
+    """The training request texts for a catalog: every training template of both languages,
+    filled with every genre the catalog has (held-out templates never appear)."""
 
     categories: Sequence[tuple[str, ...]]  # per catalog item
-    probability: float = 0.5  # share of training targets that get a request
-    chinese_share: float = 0.5
 
-    def vocabulary_with_genres(self) -> list[tuple[str, str]]:
-        """Every (request text, genre it names) training can produce (to encode once)."""
+    def vocabulary_with_genres(self) -> list[tuple[str, str, str]]:
+        """Every (request text, genre it names, language) training can produce."""
         genres = sorted({g for cats in self.categories for g in cats})
         return [
-            (request_for(g, t, lang), g)
+            (request_for(g, t, lang), g, lang)
             for lang, templates in TRAIN_TEMPLATES.items()
             for t in templates
             for g in genres
@@ -94,20 +93,7 @@ class RequestSynthesizer:
 
     def vocabulary(self) -> list[str]:
         """Every request text training can produce."""
-        return [text for text, _ in self.vocabulary_with_genres()]
-
-    def draw(self, targets: np.ndarray, rng: np.random.Generator) -> list[str]:
-        """A request text (or "" for none) per target item index."""
-        out = []
-        for item in targets:
-            cats = self.categories[int(item)]
-            if not cats or rng.random() >= self.probability:
-                out.append("")
-                continue
-            lang = "zh" if rng.random() < self.chinese_share else "en"
-            template = TRAIN_TEMPLATES[lang][rng.integers(len(TRAIN_TEMPLATES[lang]))]
-            out.append(request_for(cats[rng.integers(len(cats))], template, lang))
-        return out
+        return [text for text, _, _ in self.vocabulary_with_genres()]
 
 
 def held_out_requests(

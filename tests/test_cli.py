@@ -10,7 +10,7 @@ from genrec.cli import build_parser, main
 
 COMMANDS = [
     ["data", "info"], ["train"], ["evaluate"], ["recommend"], ["demo"], ["serve"],
-    ["feedback", "export"],
+    ["finetune"], ["feedback", "export"],
 ]  # fmt: skip
 
 

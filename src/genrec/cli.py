@@ -7,6 +7,7 @@ Every bad input (missing file, malformed data, unknown user or item, bad config)
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import shutil
 import sys
@@ -325,6 +326,57 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_finetune(args: argparse.Namespace) -> int:
+    from genrec.generative.recommender import GenerativeRecommender
+    from genrec.learning import (
+        FinetuneConfig,
+        build_examples,
+        finetune,
+        next_version_dir,
+        promotion_check,
+        read_feedback,
+        save_version,
+    )
+    from genrec.serving.service import CURRENT_FILE, model_version, resolve_model_dir
+
+    root = Path(args.model_dir)
+    parent = resolve_model_dir(root)
+    model = Recommender.load(parent)
+    if not isinstance(model, GenerativeRecommender):
+        raise ConfigError(f"{parent} holds a '{model.kind}' model; finetune needs a generative one")
+    in_versions = parent != root
+    if args.out:
+        out = Path(args.out)
+    elif in_versions:
+        out = next_version_dir(root)
+    else:
+        raise ConfigError(
+            f"{root} holds one model, not a folder of versions: give --out DIR for the new one"
+        )
+    config = load_config(FinetuneConfig, args.config) if args.config else FinetuneConfig()
+    if args.seed is not None:
+        config = dataclasses.replace(config, seed=args.seed)
+    config.validate()
+    feedback, served = read_feedback(args.feedback, args.served)
+    examples = build_examples(model, feedback, served, config)
+    print(f"feedback: {json.dumps(examples.stats)}", file=sys.stderr)
+    new, report = finetune(model, examples, config, progress=not args.quiet)
+    split = None
+    if args.data:
+        split = leave_one_out(load_from_spec(_data_spec(args)))
+    promotion = promotion_check(model, new, split, config.tolerance)
+    report["promotion"] = promotion.to_dict()
+    save_version(new, out, parent=parent, parent_version=model_version(parent),
+                 report=report, promoted=promotion.promoted)  # fmt: skip
+    if in_versions and out.parent.resolve() == root.resolve():
+        chosen = out.name if promotion.promoted else parent.name
+        (root / CURRENT_FILE).write_text(chosen + "\n")
+    verdict = "promoted" if promotion.promoted else "NOT promoted (the old model stays)"
+    print(f"wrote {out} ({config.objective}, {report['steps']} steps): {verdict}; "
+          f"{promotion.reason}")  # fmt: skip
+    return 0
+
+
 def cmd_feedback_export(args: argparse.Namespace) -> int:
     from genrec.serving.store import FeedbackStore, default_sqlite_url
 
@@ -473,6 +525,28 @@ def build_parser() -> argparse.ArgumentParser:
         help="log every request (off for the highest throughput)",
     )
     serve.set_defaults(func=cmd_serve)
+
+    ft = sub.add_parser(
+        "finetune",
+        help="update a generative model from logged feedback into a new version",
+        formatter_class=_Formatter,
+        epilog="examples:\n  genrec finetune --model-dir models/ --feedback sqlite:///models/"
+        "feedback.sqlite3\n  genrec finetune --model-dir artifacts/demo --feedback fb.parquet "
+        "--served served.parquet --out artifacts/demo-ft --data ml-100k\n\n"
+        "With a folder of versions the new model becomes the next vNNNN and CURRENT points to it "
+        "if it passes the validation guard (--data); the old version is never overwritten.",
+    )
+    ft.add_argument("--model-dir", required=True, help="a saved model or a folder of versions")
+    ft.add_argument(
+        "--feedback", required=True, help="store URL, or a file from `genrec feedback export`"
+    )
+    ft.add_argument("--served", help="served lists file (with a feedback file)")
+    ft.add_argument("--out", help="where to write the new version (default: next vNNNN)")
+    ft.add_argument("--config", help="JSON or TOML file of FinetuneConfig fields")
+    ft.add_argument("--seed", type=int)
+    ft.add_argument("--quiet", action="store_true")
+    _add_data_args(ft, required=False)
+    ft.set_defaults(func=cmd_finetune)
 
     fb = sub.add_parser("feedback", help="the feedback store", formatter_class=_Formatter)
     fb_sub = fb.add_subparsers(dest="feedback_command", required=True)

@@ -1,0 +1,405 @@
+"""Learning from feedback: update a trained generative model from what users did with its lists.
+
+Feedback events are joined with the list they were served in (the history and request at
+serving time, from the store's served lists), then turned into training signal:
+
+- positives (purchase, like, click, a rating >= ``positive_rating``) raise the likelihood of the
+  item in its context (``sft``);
+- negatives (dislike, skip, a rating <= ``negative_rating``, and optionally an impression with
+  no positive on the same list) enter a preference objective: ``dpo`` pairs a positive with a
+  negative of the same list (chosen vs rejected, against the previous model as reference), or
+  ``reinforce`` weights every served item's log-probability by its reward minus the list's mean
+  (a REINFORCE update with a per-list baseline);
+- ``kl_weight`` x KL(previous model || new model) over the whole catalog at the same contexts
+  keeps the model from forgetting what it knew.
+
+Guards: at most ``max_events_per_user`` events per user (the latest) so no one user steers the
+model; events about unknown items or users are kept in the store but skipped here and counted.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import math
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from genrec.config import require
+from genrec.data.split import SequenceSplit
+from genrec.evaluation import evaluate
+from genrec.generative.decoding import score_all_items
+from genrec.generative.recommender import GenerativeRecommender
+from genrec.recommender import ModelDirError
+from genrec.training import seed_everything
+
+POSITIVE_EVENTS = ("purchase", "like", "click")
+NEGATIVE_EVENTS = ("dislike", "skip")
+OBJECTIVES = ("sft", "dpo", "reinforce")
+
+
+@dataclass(frozen=True)
+class FinetuneConfig:
+    objective: str = "dpo"
+    epochs: int = 3
+    lr: float = 3e-4
+    batch_size: int = 64
+    beta: float = 1.0  # DPO: how sharply the preference margin is enforced
+    sft_weight: float = 1.0  # likelihood of positives, added to dpo / reinforce
+    kl_weight: float = 1.0  # KL(previous || new) over the catalog at each context
+    max_events_per_user: int = 200
+    positive_rating: float = 4.0
+    negative_rating: float = 2.0
+    ignored_impressions_are_negative: bool = True
+    tolerance: float = 0.02  # largest relative drop of validation NDCG@10 still promoted
+    seed: int = 0
+
+    def validate(self) -> None:
+        require(self.objective in OBJECTIVES, f"objective must be one of {list(OBJECTIVES)}")
+        require(self.epochs >= 1, "epochs must be at least 1")
+        require(self.lr > 0, "lr must be positive")
+        require(self.batch_size >= 1, "batch_size must be at least 1")
+        require(self.beta > 0, "beta must be positive")
+        require(self.sft_weight >= 0 and self.kl_weight >= 0, "weights must be >= 0")
+        require(self.max_events_per_user >= 1, "max_events_per_user must be at least 1")
+        require(self.negative_rating < self.positive_rating, "negative_rating < positive_rating")
+        require(0 <= self.tolerance < 1, "tolerance must be in [0, 1)")
+
+
+@dataclass
+class FeedbackExamples:
+    """Training contexts and the labelled items in each."""
+
+    histories: list[np.ndarray] = field(default_factory=list)
+    requests: list[str] = field(default_factory=list)
+    positives: list[list[int]] = field(default_factory=list)  # per context
+    negatives: list[list[int]] = field(default_factory=list)  # per context
+    stats: dict[str, int] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.histories)
+
+    @property
+    def pair_count(self) -> int:
+        return sum(len(p) * len(n) for p, n in zip(self.positives, self.negatives, strict=True))
+
+
+def _label(row: Any, config: FinetuneConfig) -> int:
+    """+1 positive, -1 negative, 0 neither (impressions are decided per list later)."""
+    event = str(row.event)
+    if event in POSITIVE_EVENTS:
+        return 1
+    if event in NEGATIVE_EVENTS:
+        return -1
+    if event == "rating" and row.value is not None and not pd.isna(row.value):
+        if float(row.value) >= config.positive_rating:
+            return 1
+        if float(row.value) <= config.negative_rating:
+            return -1
+    return 0
+
+
+def build_examples(
+    model: GenerativeRecommender,
+    feedback: pd.DataFrame,
+    served: pd.DataFrame | None = None,
+    config: FinetuneConfig | None = None,
+) -> FeedbackExamples:
+    """Group feedback into contexts: one per served list (its history and request), or, for
+    events with no known list, the user's stored history without a request."""
+    config = config or FinetuneConfig()
+    catalog = model._require_catalog()
+    stats: dict[str, int] = defaultdict(int)
+    stats["events"] = len(feedback)
+    lists: dict[str, tuple[list[str], str]] = {}
+    if served is not None and len(served):
+        for rec_id, history, request in zip(
+            served["recommendation_id"], served["history"], served["request"], strict=True
+        ):
+            lists[str(rec_id)] = (list(history), str(request or ""))
+    frame = feedback.sort_values(["timestamp", "id"] if "id" in feedback else ["timestamp"])
+    # Per-user cap: keep each user's latest events.
+    frame = frame.groupby("user_id", sort=False, group_keys=False).tail(config.max_events_per_user)
+    stats["capped"] = len(feedback) - len(frame)
+    contexts: dict[str, dict[str, Any]] = {}
+    for row in frame.itertuples(index=False):
+        item = str(row.item_id)
+        if item not in catalog:
+            stats["unknown_item"] += 1
+            continue
+        raw_id = row.recommendation_id
+        rec_id = str(raw_id) if isinstance(raw_id, str) and raw_id else None
+        if rec_id is not None and rec_id in lists:
+            key = f"list:{rec_id}"
+            if key not in contexts:
+                history, request = lists[rec_id]
+                found, _ = catalog.known(history)
+                contexts[key] = {"history": np.asarray(found, np.int64), "request": request,
+                                 "labels": {}}  # fmt: skip
+        elif str(row.user_id) in model.histories:
+            key = f"user:{row.user_id}"
+            if key not in contexts:
+                contexts[key] = {"history": model.histories[str(row.user_id)], "request": "",
+                                 "labels": {}}  # fmt: skip
+        else:
+            stats["unknown_user"] += 1
+            continue
+        labels: dict[int, int] = contexts[key]["labels"]
+        idx = catalog.index_of(item)
+        label = _label(row, config)
+        if label == 0 and str(row.event) == "impression":
+            labels.setdefault(idx, 0)  # shown; decided below
+        elif label != 0:
+            # The latest explicit signal about an item in a context wins.
+            labels[idx] = label
+    out = FeedbackExamples(stats=stats)
+    for ctx in contexts.values():
+        labels = ctx["labels"]
+        pos = sorted(i for i, v in labels.items() if v > 0)
+        neg = sorted(i for i, v in labels.items() if v < 0)
+        if config.ignored_impressions_are_negative and pos:
+            # Shown next to an item the user took, and not taken: a (weak) negative.
+            neg += sorted(i for i, v in labels.items() if v == 0)
+        if not pos and not neg:
+            stats["contexts_without_signal"] += 1
+            continue
+        out.histories.append(ctx["history"])
+        out.requests.append(ctx["request"])
+        out.positives.append(pos)
+        out.negatives.append(neg)
+    stats["contexts"] = len(out)
+    stats["positives"] = sum(len(p) for p in out.positives)
+    stats["negatives"] = sum(len(n) for n in out.negatives)
+    out.stats = dict(stats)
+    return out
+
+
+def reference_logprobs(
+    model: GenerativeRecommender, examples: FeedbackExamples, batch_size: int = 256
+) -> torch.Tensor:
+    """The current model's path log-probabilities of every item at every context: [C, N]."""
+    net = model._require_net()
+    out = []
+    with torch.no_grad():
+        for start in range(0, len(examples), batch_size):
+            rows = range(start, min(start + batch_size, len(examples)))
+            state = model.start_states(
+                [examples.histories[r] for r in rows], [examples.requests[r] for r in rows], net
+            )
+            out.append(score_all_items(net, state))
+    return torch.cat(out)
+
+
+def _batch_loss(
+    model: GenerativeRecommender,
+    ref_all: torch.Tensor,
+    examples: FeedbackExamples,
+    rows: Sequence[int],
+    config: FinetuneConfig,
+) -> tuple[torch.Tensor, dict[str, float]]:
+    net = model._require_net()
+    histories = [examples.histories[r] for r in rows]
+    requests = [examples.requests[r] for r in rows]
+    logp = score_all_items(net, model.start_states(histories, requests))  # [B, N]
+    ref_logp = ref_all[list(rows)]
+    parts: dict[str, torch.Tensor] = {}
+    pos_terms = [logp[b, i] for b, r in enumerate(rows) for i in examples.positives[r]]
+    if pos_terms:
+        parts["sft"] = -torch.stack(pos_terms).mean()
+    if config.objective == "dpo":
+        margins = []
+        for b, r in enumerate(rows):
+            for c in examples.positives[r]:
+                for j in examples.negatives[r]:
+                    margins.append((logp[b, c] - ref_logp[b, c]) - (logp[b, j] - ref_logp[b, j]))
+        if margins:
+            parts["dpo"] = -F.logsigmoid(config.beta * torch.stack(margins)).mean()
+    elif config.objective == "reinforce":
+        terms = []
+        for b, r in enumerate(rows):
+            items = examples.positives[r] + examples.negatives[r]
+            rewards = torch.tensor([1.0] * len(examples.positives[r])
+                                   + [-1.0] * len(examples.negatives[r]))  # fmt: skip
+            if len(items) < 2:
+                continue  # a baseline of one item leaves no signal
+            advantage = rewards - rewards.mean()
+            terms.append(-(advantage * logp[b, items]).sum())
+        if terms:
+            parts["reinforce"] = torch.stack(terms).mean()
+    # KL(previous || new) over the whole catalog at these contexts.
+    parts["kl"] = (ref_logp.exp() * (ref_logp - logp)).sum(dim=1).mean()
+    weight = {"sft": config.sft_weight if config.objective != "sft" else 1.0,
+              "dpo": 1.0, "reinforce": 1.0, "kl": config.kl_weight}  # fmt: skip
+    total = sum((weight[k] * v for k, v in parts.items()), torch.zeros(()))
+    return total, {k: float(v.detach()) for k, v in parts.items()}
+
+
+def finetune(
+    model: GenerativeRecommender,
+    examples: FeedbackExamples,
+    config: FinetuneConfig | None = None,
+    *,
+    progress: bool = False,
+) -> tuple[GenerativeRecommender, dict[str, Any]]:
+    """A new model updated on the examples (the given one is left as it was)."""
+    config = config or FinetuneConfig()
+    config.validate()
+    if not len(examples):
+        raise ValueError("no usable feedback: nothing to learn from (see the counts)")
+    generator = seed_everything(config.seed)
+    rng = np.random.default_rng(config.seed)
+    reference = model._require_net()
+    reference.eval()
+    ref_all = reference_logprobs(model, examples)
+    new = copy.copy(model)
+    new.net = copy.deepcopy(reference)
+    new.fit_info = dict(model.fit_info)
+    net = new._require_net()
+    net.eval()  # no dropout: the reference and the update see the same function
+    optimizer = torch.optim.Adam(net.parameters(), lr=config.lr)
+    history: list[dict[str, float]] = []
+    steps = 0
+    bar = tqdm(range(config.epochs), desc="finetune", unit="epoch", disable=not progress)
+    for _ in bar:
+        order = rng.permutation(len(examples))
+        sums: dict[str, float] = defaultdict(float)
+        batches = 0
+        for start in range(0, len(order), config.batch_size):
+            rows = [int(r) for r in order[start : start + config.batch_size]]
+            loss, parts = _batch_loss(new, ref_all, examples, rows, config)
+            optimizer.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+            optimizer.step()
+            steps += 1
+            batches += 1
+            for k, v in parts.items():
+                sums[k] += v
+        epoch = {k: v / max(batches, 1) for k, v in sums.items()}
+        history.append(epoch)
+        bar.set_postfix({k: f"{v:.3f}" for k, v in epoch.items()})
+    del generator
+    net.eval()
+    report = {
+        "objective": config.objective,
+        "config": asdict(config),
+        "examples": dict(examples.stats),
+        "pairs": examples.pair_count,
+        "steps": steps,
+        "losses": history,
+    }
+    return new, report
+
+
+def relative_change(before: float, after: float) -> float:
+    return (after - before) / before if before > 0 and math.isfinite(before) else 0.0
+
+
+# ------------------------------------------------------------------------------ versions
+def next_version_dir(root: Path) -> Path:
+    """``root/vNNNN`` one past the highest numbered version in ``root``."""
+    numbers = [int(d.name[1:]) for d in root.glob("v[0-9]*") if d.name[1:].isdigit()]
+    return root / f"v{max(numbers, default=0) + 1:04d}"
+
+
+def save_version(
+    model: GenerativeRecommender,
+    out: Path,
+    *,
+    parent: Path,
+    parent_version: str,
+    report: dict[str, Any],
+    promoted: bool,
+) -> Path:
+    """Write a fine-tuned model as a new version; an existing non-empty folder is refused."""
+    if out.exists() and any(out.iterdir()):
+        raise ModelDirError(
+            f"{out} already exists and is not empty; versions are never overwritten"
+        )
+    model.fit_info = {
+        **model.fit_info,
+        "version": out.name,
+        "lineage": {
+            "parent_version": parent_version,
+            "parent_path": str(parent),
+            "finetuned_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "promoted": promoted,
+            **report,
+        },
+    }
+    return model.save(out)
+
+
+@dataclass(frozen=True)
+class Promotion:
+    """Whether a fine-tuned model may replace its parent, by validation NDCG@10."""
+
+    promoted: bool
+    before: float | None
+    after: float | None
+    tolerance: float
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def promotion_check(
+    before_model: GenerativeRecommender,
+    after_model: GenerativeRecommender,
+    split: SequenceSplit | None,
+    tolerance: float,
+) -> Promotion:
+    """Promote unless validation NDCG@10 falls by more than ``tolerance`` (relative)."""
+    if split is None:
+        return Promotion(True, None, None, tolerance, "no validation data given: not checked")
+    before = evaluate(before_model, split, "valid").metrics["ndcg@10"]
+    after = evaluate(after_model, split, "valid").metrics["ndcg@10"]
+    change = relative_change(before, after)
+    if change < -tolerance:
+        return Promotion(False, before, after, tolerance,
+                         f"validation NDCG@10 fell {-change:.1%} (> {tolerance:.1%})")  # fmt: skip
+    return Promotion(True, before, after, tolerance, f"validation NDCG@10 changed {change:+.1%}")
+
+
+def read_feedback(source: str, served: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Feedback and served lists from a store URL, or from files `genrec feedback export` wrote."""
+    from genrec.serving.store import FeedbackStore
+
+    if "://" in source:
+        with FeedbackStore(source) as store:
+            return store.feedback_frame(), store.served_frame()
+    frame = _read_export(Path(source))
+    lists = _read_export(Path(served)) if served else pd.DataFrame()
+    return frame, lists
+
+
+def _read_export(path: Path) -> pd.DataFrame:
+    import json
+
+    if not path.is_file():
+        raise FileNotFoundError(f"feedback file {path} does not exist")
+    suffix = path.suffix.lower()
+    if suffix == ".parquet":
+        frame = pd.read_parquet(path)
+    elif suffix == ".csv":
+        frame = pd.read_csv(path, dtype={"user_id": str, "item_id": str})
+        for col in ("history", "items", "scores"):
+            if col in frame:
+                frame[col] = frame[col].map(json.loads)
+    elif suffix == ".jsonl":
+        frame = pd.read_json(path, lines=True, dtype={"user_id": str, "item_id": str})
+    else:
+        raise ValueError(f"feedback file {path}: use .parquet, .csv or .jsonl, not '{suffix}'")
+    if "timestamp" in frame:
+        frame["timestamp"] = pd.to_datetime(frame["timestamp"], utc=True)
+    return frame

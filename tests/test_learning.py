@@ -1,0 +1,194 @@
+"""Learning from feedback: examples from the store, the three objectives, guards, versions."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pytest
+
+from genrec.cli import main
+from genrec.data.split import leave_one_out
+from genrec.learning import (
+    FinetuneConfig,
+    build_examples,
+    finetune,
+    next_version_dir,
+    promotion_check,
+    read_feedback,
+    save_version,
+)
+from genrec.recommender import ModelDirError, Recommender
+from genrec.serving.service import model_version, resolve_model_dir
+from genrec.serving.store import FeedbackEvent, FeedbackStore, ServedList
+
+from synthetic import mixed_dataset
+
+T0 = datetime(2026, 11, 1, tzinfo=UTC)
+USERS = [f"u{i}" for i in range(20)]
+
+
+@pytest.fixture
+def model(tiny_model_dir):
+    return Recommender.load(tiny_model_dir)
+
+
+def beta_share(model, users, k=5):
+    return float(np.mean([
+        np.mean([r.item_id.startswith("b") for r in model.recommend(user=u, k=k)])
+        for u in users
+    ]))  # fmt: skip
+
+
+def log_beta_lovers(model, url):
+    """Serve top-10 to USERS; each likes the beta items shown and dislikes the alpha ones."""
+    with FeedbackStore(url) as store:
+        t = T0
+        for user in USERS:
+            recs = model.recommend(user=user, k=10)
+            rec_id = f"rec-{user}"
+            history = [str(model.catalog.item_ids[i]) for i in model.histories[user]]
+            store.log_served([ServedList(rec_id, user, "", history, [r.item_id for r in recs],
+                                         [r.score for r in recs], "v0001", False, t)])  # fmt: skip
+            for r in recs:
+                t += timedelta(seconds=1)
+                event = "like" if r.item_id.startswith("b") else "dislike"
+                store.add_feedback(
+                    FeedbackEvent(user, r.item_id, event, t, recommendation_id=rec_id)
+                )
+    return url
+
+
+@pytest.fixture
+def store_url(tmp_path, model):
+    return log_beta_lovers(model, f"sqlite:///{tmp_path / 'fb.sqlite3'}")
+
+
+@pytest.mark.parametrize("objective", ["sft", "dpo", "reinforce"])
+def test_each_objective_moves_the_model_towards_what_users_liked(model, store_url, objective):
+    before = beta_share(model, USERS)
+    examples = build_examples(model, *read_feedback(store_url))
+    config = FinetuneConfig(objective=objective, epochs=20, lr=3e-3, batch_size=8, kl_weight=0.1)
+    tuned, report = finetune(model, examples, config)
+    after = beta_share(tuned, USERS)
+    assert after > before + 0.2, (objective, before, after)
+    assert report["steps"] == 20 * 3 and report["objective"] == objective
+    assert beta_share(model, USERS) == before  # the original model is untouched
+
+
+def test_a_strong_kl_term_keeps_the_model_close_to_the_previous_one(model, store_url):
+    examples = build_examples(model, *read_feedback(store_url))
+    loose, _ = finetune(model, examples, FinetuneConfig(epochs=10, lr=3e-3, kl_weight=0.0))
+    tight, _ = finetune(model, examples, FinetuneConfig(epochs=10, lr=3e-3, kl_weight=50.0,
+                                                        sft_weight=0.0))  # fmt: skip
+    before = beta_share(model, USERS)
+    assert abs(beta_share(tight, USERS) - before) < abs(beta_share(loose, USERS) - before)
+
+
+def test_examples_use_the_served_context_and_label_events(model, tmp_path):
+    url = f"sqlite:///{tmp_path / 'fb.sqlite3'}"
+    with FeedbackStore(url) as store:
+        shown = ["b1", "b2", "b3", "a4"]
+        served = ServedList("r1", "u1", "Show me beta movies", ["a1", "a2"], shown, [0.0] * 4,
+                            "v1", False, T0)  # fmt: skip
+        store.log_served([served])
+        events = [
+            ("b1", "purchase", None), ("b2", "impression", None), ("a4", "dislike", None),
+            ("b3", "rating", 2.0), ("b3", "rating", 5.0),  # the latest signal wins
+            ("zzz", "click", None),  # not in the catalog
+        ]  # fmt: skip
+        for n, (item, event, value) in enumerate(events):
+            store.add_feedback(FeedbackEvent("u1", item, event, T0 + timedelta(seconds=n),
+                                             value=value, recommendation_id="r1"))  # fmt: skip
+        store.add_feedback(FeedbackEvent("stranger", "a1", "like", T0))  # unknown user, no list
+    examples = build_examples(model, *read_feedback(url))
+    assert len(examples) == 1
+    assert examples.requests == ["Show me beta movies"]
+    catalog = model.catalog
+    assert list(examples.histories[0]) == list(catalog.indices(["a1", "a2"]))
+    assert sorted(examples.positives[0]) == sorted(catalog.indices(["b1", "b3"]).tolist())
+    # b2 was shown next to a purchase and not taken: a weak negative.
+    assert sorted(examples.negatives[0]) == sorted(catalog.indices(["a4", "b2"]).tolist())
+    assert examples.stats["unknown_item"] == 1 and examples.stats["unknown_user"] == 1
+
+
+def test_one_user_cannot_flood_the_examples(model, tmp_path):
+    url = f"sqlite:///{tmp_path / 'fb.sqlite3'}"
+    with FeedbackStore(url) as store:
+        store.add_feedback_many([
+            FeedbackEvent("u1", f"b{i % 10}", "like", T0 + timedelta(seconds=i))
+            for i in range(500)
+        ] + [FeedbackEvent("u2", "a1", "like", T0)])  # fmt: skip
+    config = FinetuneConfig(max_events_per_user=20)
+    examples = build_examples(model, *read_feedback(url), config=config)
+    assert examples.stats["capped"] == 480
+
+
+def test_no_usable_feedback_is_a_clear_error(model, tmp_path):
+    url = f"sqlite:///{tmp_path / 'fb.sqlite3'}"
+    FeedbackStore(url).close()
+    examples = build_examples(model, *read_feedback(url))
+    with pytest.raises(ValueError, match="no usable feedback"):
+        finetune(model, examples)
+
+
+def test_versions_are_numbered_recorded_and_never_overwritten(
+    model, store_url, tmp_path, tiny_model_dir
+):
+    root = tmp_path / "models"
+    shutil.copytree(tiny_model_dir, root / "v0001")
+    examples = build_examples(model, *read_feedback(store_url))
+    tuned, report = finetune(model, examples, FinetuneConfig(epochs=1))
+    out = next_version_dir(root)
+    assert out == root / "v0002"
+    save_version(tuned, out, parent=root / "v0001", parent_version="v0001-x", report=report,
+                 promoted=True)  # fmt: skip
+    meta = json.loads((out / "genrec.json").read_text())
+    assert meta["version"] == "v0002" and model_version(out) == "v0002"
+    assert meta["fit_info"]["lineage"]["parent_version"] == "v0001-x"
+    assert meta["fit_info"]["lineage"]["examples"]["contexts"] == len(USERS)
+    assert Recommender.load(out).recommend(user="u1", k=3)
+    with pytest.raises(ModelDirError, match="never overwritten"):
+        save_version(tuned, out, parent=root / "v0001", parent_version="v0001", report=report,
+                     promoted=True)  # fmt: skip
+
+
+def test_the_guard_refuses_a_model_that_got_worse(model):
+    split = leave_one_out(mixed_dataset())
+    same = promotion_check(model, model, split, 0.02)
+    assert same.promoted and same.before == same.after
+    assert not promotion_check(model, BrokenModel(model), split, 0.02).promoted
+    assert promotion_check(model, model, None, 0.02).promoted
+
+
+class BrokenModel:
+    """Recommends the same items to everyone: validation NDCG collapses."""
+
+    def __init__(self, model):
+        self.model = model
+        self.catalog = model.catalog
+        self.histories = model.histories
+
+    def recommend_indices(self, histories, k, **kwargs):
+        rows = len(histories)
+        return np.tile(np.arange(k), (rows, 1)), np.zeros((rows, k))
+
+
+def test_cli_finetune_writes_the_next_version_and_points_current_to_it(
+    tiny_model_dir, tmp_path, capsys
+):
+    root = tmp_path / "models"
+    shutil.copytree(tiny_model_dir, root / "v0001")
+    url = log_beta_lovers(Recommender.load(root / "v0001"), f"sqlite:///{tmp_path / 'f.sqlite3'}")
+    config = tmp_path / "ft.json"
+    config.write_text(json.dumps({"objective": "dpo", "epochs": 2}))
+    argv = ["finetune", "--model-dir", str(root), "--feedback", url, "--config", str(config),
+            "--quiet"]  # fmt: skip
+    assert main(argv) == 0
+    assert "promoted" in capsys.readouterr().out
+    assert resolve_model_dir(root) == root / "v0002"
+    assert (root / "CURRENT").read_text().strip() == "v0002"
+    assert main(["finetune", "--model-dir", str(root / "v0001"), "--feedback", url]) == 2
+    assert "give --out DIR" in capsys.readouterr().err

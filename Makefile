@@ -7,7 +7,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export PYTHONHASHSEED := 0
 
-.PHONY: venv demo test lint bench bench-serve format clean
+.PHONY: venv demo test lint bench bench-serve bench-feedback format clean
 
 venv: $(STAMP)
 
@@ -36,6 +36,7 @@ format: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/run.py --out docs
 	$(PY) benchmarks/serving.py --out docs
+	$(PY) benchmarks/feedback.py --out docs
 
 # Only the serving section (load, ingestion, kill test); PostgreSQL rows need
 # GENREC_TEST_POSTGRES_URL, e.g. export "$$(scripts/ci-services.sh)".
@@ -44,3 +45,7 @@ bench-serve: $(STAMP)
 
 clean:
 	rm -rf $(VENV) artifacts .pytest_cache .mypy_cache .ruff_cache
+
+# Only the feedback-loop simulation (ml-100k, 5 rounds, three objectives against a control).
+bench-feedback: $(STAMP)
+	$(PY) benchmarks/feedback.py --out docs

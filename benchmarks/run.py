@@ -438,10 +438,12 @@ def main() -> int:
         "[benchmarks.json](benchmarks.json).",
         "",
     ]
-    serving = read_block(out / "benchmarks.md", "serving")  # written by benchmarks/serving.py
+    # Sections written by benchmarks/serving.py and benchmarks/feedback.py stay.
+    kept = {name: read_block(out / "benchmarks.md", name) for name in ("serving", "feedback")}
     (out / "benchmarks.md").write_text("\n".join(header + sections))
-    if serving is not None:
-        replace_block(out / "benchmarks.md", "serving", serving)
+    for name, block in kept.items():
+        if block is not None:
+            replace_block(out / "benchmarks.md", name, block)
     print(f"[bench] wrote {out / 'benchmarks.md'} in {minutes:.1f} min")
     return 0
 

@@ -332,3 +332,33 @@ def test_any_saved_model_can_be_served_a_baseline_ignores_the_request(tmp_path):
     with make_client(tmp_path / "popular") as c:
         body = c.post("/v1/recommendations", json={"user_id": "u1", "k": 3}).json()
         assert len(body["items"]) == 3 and not body["fallback"]
+
+
+def test_online_learning_fine_tunes_after_n_events_and_serves_the_new_version(model_root):
+    import time
+
+    with make_client(model_root, learn_every=6, learn_check_seconds=0.2) as c:
+        for user in ("u1", "u2", "u3"):
+            served = c.post("/v1/recommendations", json={"user_id": user, "k": 4}).json()
+            for item in served["items"][:2]:
+                event = {"user_id": user, "item_id": item["item_id"], "event": "like",
+                         "recommendation_id": served["recommendation_id"]}  # fmt: skip
+                assert c.post("/v1/feedback", json=event, headers=AUTH).status_code == 201
+        deadline = time.monotonic() + 180
+        version = ""
+        while time.monotonic() < deadline:
+            version = c.get("/readyz").json()["model_version"]
+            if version == "v0002":
+                break
+            time.sleep(0.5)
+        assert version == "v0002"
+        assert (model_root / "CURRENT").read_text().strip() == "v0002"
+        assert c.post("/v1/recommendations", json={"user_id": "u1"}).json()["model_version"] == (
+            "v0002"
+        )
+        assert 'genrec_online_finetunes_total{result="ok"} 1.0' in c.get("/metrics").text
+
+
+def test_online_learning_needs_a_folder_of_versions(model_root):
+    with pytest.raises(ConfigError, match="folder of versions"):
+        create_app(ServeSettings(model_dir=model_root / "v0001", api_keys=[KEY], learn_every=5))

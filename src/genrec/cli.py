@@ -312,6 +312,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         workers=args.workers,
         insecure_dev=True if args.insecure_dev else None,
         reload_poll_seconds=args.reload_poll,
+        learn_every=args.learn_every,
     )
     settings.check_startable()
     path = resolve_model_dir(settings.model_dir)
@@ -358,6 +359,11 @@ def cmd_finetune(args: argparse.Namespace) -> int:
         config = dataclasses.replace(config, seed=args.seed)
     config.validate()
     feedback, served = read_feedback(args.feedback, args.served)
+    if args.since is not None and "received_at" in feedback:
+        import pandas as pd
+
+        since = pd.Timestamp(float(args.since), unit="s", tz="UTC")
+        feedback = feedback[feedback["received_at"] >= since]
     examples = build_examples(model, feedback, served, config)
     print(f"feedback: {json.dumps(examples.stats)}", file=sys.stderr)
     new, report = finetune(model, examples, config, progress=not args.quiet)
@@ -511,6 +517,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds between checks of the model dir for a newer version (default: never)",
     )
     serve.add_argument(
+        "--learn-every",
+        type=int,
+        help="fine-tune on feedback after N new events and serve the result (needs a folder of "
+        "versions; default: never)",
+    )
+    serve.add_argument(
         "--insecure-dev",
         action="store_true",
         help="start without API keys: feedback and admin endpoints open (development only)",
@@ -544,6 +556,9 @@ def build_parser() -> argparse.ArgumentParser:
     ft.add_argument("--out", help="where to write the new version (default: next vNNNN)")
     ft.add_argument("--config", help="JSON or TOML file of FinetuneConfig fields")
     ft.add_argument("--seed", type=int)
+    ft.add_argument(
+        "--since", type=float, help="only events received at or after this Unix time (seconds)"
+    )
     ft.add_argument("--quiet", action="store_true")
     _add_data_args(ft, required=False)
     ft.set_defaults(func=cmd_finetune)

@@ -14,7 +14,9 @@ import hmac
 import html
 import logging
 import math
+import os
 import queue
+import sys
 import threading
 import time
 import uuid
@@ -36,6 +38,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException
 
+from genrec.config import ConfigError
 from genrec.recommender import ModelDirError
 from genrec.serving.batcher import MicroBatcher
 from genrec.serving.middleware import BodyLimitMiddleware, Metrics, MetricsMiddleware
@@ -134,7 +137,11 @@ def create_app(
     """Build the service. ``load_in_background`` answers ``/healthz`` at once and ``/readyz``
     once the model is in memory; ``preloaded`` serves an already loaded model (tests)."""
     settings.check_startable()
-    resolve_model_dir(settings.model_dir)  # fail at once on a folder with no model
+    if resolve_model_dir(settings.model_dir) == Path(settings.model_dir) and settings.learn_every:
+        raise ConfigError(
+            f"--learn-every needs a folder of versions (e.g. {settings.model_dir}/v0001), so "
+            "that each fine-tune becomes a new version; move the model into a subfolder"
+        )
     if settings.torch_threads:
         import torch
 
@@ -172,6 +179,8 @@ def create_app(
                 await _load(state)
         if settings.reload_poll_seconds > 0:
             state.tasks.append(asyncio.create_task(_poll_reload(state)))
+        if settings.learn_every > 0:
+            state.tasks.append(asyncio.create_task(_learn_loop(state)))
         try:
             yield
         finally:
@@ -445,6 +454,60 @@ async def _poll_reload(state: ServiceState) -> None:
         if swapped:
             state.metrics.reloads.inc()
             state.metrics.set_model(version)
+
+
+async def _learn_loop(state: ServiceState) -> None:
+    """Online learning: after ``learn_every`` new feedback events, run `genrec finetune` on the
+    events since the last run, in a child process at low priority with one thread (serving keeps
+    the CPU it needs), then swap in the new version if the fine-tune promoted it."""
+    settings = state.settings
+    assert state.store is not None
+    store = state.store
+    seen = await asyncio.to_thread(store.count_feedback)
+    since = time.time()
+    while True:
+        await asyncio.sleep(settings.learn_check_seconds)
+        if not state.holder.ready:
+            continue
+        count = await asyncio.to_thread(store.count_feedback)
+        if count - seen < settings.learn_every:
+            continue
+        started = time.time()
+        argv = [sys.executable, "-m", "genrec.cli", "finetune", "--model-dir",
+                str(settings.model_dir), "--feedback", store_url(settings), "--since",
+                str(since), "--quiet"]  # fmt: skip
+        if settings.learn_config is not None:
+            argv += ["--config", str(settings.learn_config)]
+        log.info("online learning: %d new events, fine-tuning", count - seen)
+        proc = await asyncio.create_subprocess_exec(
+            *argv,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            env={**os.environ, "OMP_NUM_THREADS": "1"},
+            preexec_fn=_lower_priority,
+        )
+        output, _ = await proc.communicate()
+        seen = count  # a failed run is not retried on the same events
+        if proc.returncode != 0:
+            state.metrics.finetunes.labels("failed").inc()
+            tail = output.decode(errors="replace").strip().splitlines()[-3:]
+            log.error("online fine-tune failed: %s", " | ".join(tail))
+            continue
+        since = started
+        state.metrics.finetunes.labels("ok").inc()
+        try:
+            swapped, version, _ = await asyncio.to_thread(state.holder.reload)
+        except Exception:
+            log.exception("reload after online fine-tune failed; still serving the old model")
+            continue
+        if swapped:
+            state.metrics.reloads.inc()
+            state.metrics.set_model(version)
+            log.info("online learning: now serving %s", version)
+
+
+def _lower_priority() -> None:  # runs in the child before exec
+    os.nice(10)
 
 
 def _ready_model(state: ServiceState) -> LoadedModel:

@@ -55,6 +55,9 @@ class Metrics:
             "genrec_model_info", "the model version in use (value 1)", ["version"], registry=r
         )
         self.reloads = Counter("genrec_model_reloads", "model swaps", registry=r)
+        self.finetunes = Counter(
+            "genrec_online_finetunes", "online fine-tunes run", ["result"], registry=r
+        )
 
     def set_model(self, version: str) -> None:
         self.model_info.clear()

@@ -63,6 +63,15 @@ class ServeSettings(BaseSettings):
     reload_poll_seconds: float = Field(
         default=0.0, ge=0.0, description="check the model folder for a newer version (0: never)"
     )
+    learn_every: int = Field(
+        default=0,
+        ge=0,
+        description="fine-tune on feedback after this many new events, then reload (0: never)",
+    )
+    learn_config: Path | None = Field(
+        default=None, description="FinetuneConfig file for online learning (JSON or TOML)"
+    )
+    learn_check_seconds: float = Field(default=2.0, gt=0.0)
     log_served: bool = Field(default=True, description="store every served list")
     page_users: int = Field(default=200, ge=0, description="user ids offered on the web page")
 

@@ -72,8 +72,11 @@ def postgres_url() -> Iterator[str]:
     finally:
         with psycopg.connect(admin_conninfo, autocommit=True, connect_timeout=10) as admin:
             admin.execute(
+                # Only our own client sessions: autovacuum workers may be connected too, and
+                # only a superuser may end those (DROP DATABASE stops them by itself).
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                "WHERE datname = %s AND pid <> pg_backend_pid()",
+                "WHERE datname = %s AND pid <> pg_backend_pid() "
+                "AND backend_type = 'client backend' AND usename = current_user",
                 (name,),
             )
             admin.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))

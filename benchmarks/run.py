@@ -434,7 +434,8 @@ def main() -> int:
         f"Produced by `{command}` on {dt.date.today().isoformat()}; the whole run took "
         f"{minutes:.1f} min.",
         f"Machine: {machine()}; Python {sys.version.split()[0]}; PyTorch CPU.",
-        "Every figure on this page comes from that one run; the same rows are in "
+        "Every figure in the ml-100k sections comes from that one run; the serving and "
+        "feedback-loop sections at the end name their own runs. The same rows are in "
         "[benchmarks.json](benchmarks.json).",
         "",
     ]

@@ -192,3 +192,28 @@ def test_cli_finetune_writes_the_next_version_and_points_current_to_it(
     assert (root / "CURRENT").read_text().strip() == "v0002"
     assert main(["finetune", "--model-dir", str(root / "v0001"), "--feedback", url]) == 2
     assert "give --out DIR" in capsys.readouterr().err
+
+
+def test_new_catalog_items_get_codes_and_are_learned_from_feedback(tiny_model_dir, tmp_path):
+    root = tmp_path / "models"
+    shutil.copytree(tiny_model_dir, root / "v0001")
+    (tmp_path / "new.csv").write_text(
+        "item_id,title,categories\n"
+        "b10,Beta chronicle volume 10,Beta\n"
+        "b1,Beta chronicle volume 1,Beta\n"  # already in the catalog: kept as it is
+    )
+    url = f"sqlite:///{tmp_path / 'fb.sqlite3'}"
+    with FeedbackStore(url) as store:
+        store.add_feedback_many([
+            FeedbackEvent(user, "b10", "purchase", T0 + timedelta(seconds=n))
+            for n, user in enumerate(USERS)
+        ])  # fmt: skip
+    config = tmp_path / "ft.json"
+    config.write_text(json.dumps({"objective": "sft", "epochs": 30, "lr": 0.003}))
+    argv = ["finetune", "--model-dir", str(root), "--feedback", url, "--new-items",
+            str(tmp_path / "new.csv"), "--config", str(config), "--quiet"]  # fmt: skip
+    assert main(argv) == 0
+    tuned = Recommender.load(root / "v0002")
+    assert "b10" in tuned.catalog and len(tuned.catalog) == 21
+    shown = [r.item_id for u in USERS for r in tuned.recommend(user=u, k=3)]
+    assert shown.count("b10") >= len(USERS) // 2

@@ -358,6 +358,16 @@ def cmd_finetune(args: argparse.Namespace) -> int:
     if args.seed is not None:
         config = dataclasses.replace(config, seed=args.seed)
     config.validate()
+    if args.new_items:
+        from genrec.data.readers import read_catalog
+
+        items = read_catalog(args.new_items)
+        catalog = model._require_catalog()
+        fresh = items[~items["item_id"].isin(set(catalog.item_ids))]
+        if len(fresh):
+            model.add_items(fresh)  # semantic IDs from the stored centroids; learned below
+        print(f"new items: {len(fresh)} added, {len(items) - len(fresh)} already known",
+              file=sys.stderr)  # fmt: skip
     feedback, served = read_feedback(args.feedback, args.served)
     if args.since is not None and "received_at" in feedback:
         import pandas as pd
@@ -553,6 +563,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--feedback", required=True, help="store URL, or a file from `genrec feedback export`"
     )
     ft.add_argument("--served", help="served lists file (with a feedback file)")
+    ft.add_argument(
+        "--new-items",
+        help="catalog file: items not in the model yet get semantic IDs and can be learned",
+    )
     ft.add_argument("--out", help="where to write the new version (default: next vNNNN)")
     ft.add_argument("--config", help="JSON or TOML file of FinetuneConfig fields")
     ft.add_argument("--seed", type=int)

@@ -379,6 +379,15 @@ def _read_catalog(
     return frame[check.keep].reset_index(drop=True)
 
 
+def read_catalog(
+    path: str | Path, columns: Mapping[str, str] | None = None, strict: bool = True
+) -> pd.DataFrame:
+    """An item catalog file on its own (e.g. items added after training), validated like the
+    catalog of :func:`load_dataset`: columns item_id, title, categories, description, extras."""
+    report = ValidationReport()
+    return _read_catalog(path, _ColumnSpec(columns, ["catalog"]), strict, report)
+
+
 def _constant(message: str) -> Callable[[int], str]:
     return lambda i: message
 

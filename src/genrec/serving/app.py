@@ -486,7 +486,12 @@ async def _learn_loop(state: ServiceState) -> None:
             env={**os.environ, "OMP_NUM_THREADS": "1"},
             preexec_fn=_lower_priority,
         )
-        output, _ = await proc.communicate()
+        try:
+            output, _ = await proc.communicate()
+        except asyncio.CancelledError:  # the server is stopping: the child must not outlive it
+            proc.kill()
+            await proc.wait()
+            raise
         seen = count  # a failed run is not retried on the same events
         if proc.returncode != 0:
             state.metrics.finetunes.labels("failed").inc()

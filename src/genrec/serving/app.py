@@ -389,7 +389,7 @@ def create_app(
         """Load the newest model version from the model folder and swap it in; requests in
         flight finish on the old one. Nothing changes if the newest is already in use."""
         try:
-            swapped, version, before = await asyncio.to_thread(state.holder.reload, force)
+            swapped, version, before = await _swap_in_newest(state, force)
         except ModelDirError as exc:
             raise HTTPException(409, f"reload failed, still serving the old model: {exc}") from None
         except Exception as exc:
@@ -397,15 +397,13 @@ def create_app(
             raise HTTPException(
                 409, f"reload failed, still serving the old model: {type(exc).__name__}"
             ) from None
-        if swapped:
-            metrics.reloads.inc()
-            metrics.set_model(version)
-            log.info("model %s -> %s", before, version)
         return ReloadOut(reloaded=swapped, model_version=version, previous_version=before)
+
+    page_template = Template(resources.files("genrec.serving").joinpath("page.html").read_text())
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def page() -> HTMLResponse:
-        return HTMLResponse(_render_page(state))
+        return HTMLResponse(_render_page(state, page_template))
 
     # Outermost first: metrics see every answer, including 413s.
     if settings.cors_origins:
@@ -440,6 +438,17 @@ async def _load(state: ServiceState) -> None:
     log.info("serving model %s from %s", loaded.version, loaded.path)
 
 
+async def _swap_in_newest(state: ServiceState, force: bool = False) -> tuple[bool, str, str | None]:
+    """Load the newest version off the event loop and swap it in; the one place that records a
+    swap (metrics, log). Returns (swapped, version in use, version before); raises on failure."""
+    swapped, version, before = await asyncio.to_thread(state.holder.reload, force)
+    if swapped:
+        state.metrics.reloads.inc()
+        state.metrics.set_model(version)
+        log.info("model %s -> %s", before, version)
+    return swapped, version, before
+
+
 async def _poll_reload(state: ServiceState) -> None:
     """Pick up a newer version written to the model folder (reaches every worker process)."""
     while True:
@@ -447,13 +456,9 @@ async def _poll_reload(state: ServiceState) -> None:
         if not state.holder.ready:
             continue
         try:
-            swapped, version, _ = await asyncio.to_thread(state.holder.reload)
+            await _swap_in_newest(state)
         except Exception:
             log.exception("polling reload failed; still serving the old model")
-            continue
-        if swapped:
-            state.metrics.reloads.inc()
-            state.metrics.set_model(version)
 
 
 async def _learn_loop(state: ServiceState) -> None:
@@ -501,14 +506,9 @@ async def _learn_loop(state: ServiceState) -> None:
         since = started
         state.metrics.finetunes.labels("ok").inc()
         try:
-            swapped, version, _ = await asyncio.to_thread(state.holder.reload)
+            await _swap_in_newest(state)
         except Exception:
             log.exception("reload after online fine-tune failed; still serving the old model")
-            continue
-        if swapped:
-            state.metrics.reloads.inc()
-            state.metrics.set_model(version)
-            log.info("online learning: now serving %s", version)
 
 
 def _lower_priority() -> None:  # runs in the child before exec
@@ -582,8 +582,7 @@ def _error_handlers(app: FastAPI) -> None:
         return JSONResponse({"error": "internal server error"}, status_code=500)
 
 
-def _render_page(state: ServiceState) -> str:
-    template = Template(resources.files("genrec.serving").joinpath("page.html").read_text())
+def _render_page(state: ServiceState, template: Template) -> str:
     users: Sequence[str] = []
     version = "loading"
     if state.holder.ready:

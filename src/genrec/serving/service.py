@@ -253,11 +253,9 @@ class ModelHolder:
         return loaded
 
     def load(self) -> LoadedModel:
-        """Load the newest version (first start)."""
-        with self._reload_lock:
-            self._current = LoadedModel.load(self.root)
-            warm_up(self._current)
-            return self._current
+        """Load the newest version (first start); the holder is ready once it is warmed up."""
+        self.reload(force=True)
+        return self.current
 
     def reload(self, force: bool = False) -> tuple[bool, str, str | None]:
         """Swap in the newest version if it differs from the one in use.

@@ -217,3 +217,16 @@ def test_new_catalog_items_get_codes_and_are_learned_from_feedback(tiny_model_di
     assert "b10" in tuned.catalog and len(tuned.catalog) == 21
     shown = [r.item_id for u in USERS for r in tuned.recommend(user=u, k=3)]
     assert shown.count("b10") >= len(USERS) // 2
+
+
+@pytest.mark.parametrize("suffix", [".parquet", ".csv", ".jsonl"])
+def test_exported_files_give_the_same_examples_as_the_store(model, store_url, tmp_path, suffix):
+    with FeedbackStore(store_url) as store:
+        events = store.export(tmp_path / f"fb{suffix}")
+        served = store.export(tmp_path / f"served{suffix}", table="served")
+    from_store = build_examples(model, *read_feedback(store_url))
+    from_files = build_examples(model, *read_feedback(str(events), str(served)))
+    assert from_files.stats == from_store.stats
+    assert from_files.positives == from_store.positives
+    assert from_files.negatives == from_store.negatives
+    assert [list(h) for h in from_files.histories] == [list(h) for h in from_store.histories]

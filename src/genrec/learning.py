@@ -36,6 +36,7 @@ from tqdm.auto import tqdm
 
 from genrec.config import require
 from genrec.data.split import SequenceSplit
+from genrec.data.tables import read_table
 from genrec.evaluation import evaluate
 from genrec.generative.decoding import score_all_items
 from genrec.generative.recommender import GenerativeRecommender
@@ -256,7 +257,7 @@ def finetune(
     config.validate()
     if not len(examples):
         raise ValueError("no usable feedback: nothing to learn from (see the counts)")
-    generator = seed_everything(config.seed)
+    seed_everything(config.seed)
     rng = np.random.default_rng(config.seed)
     reference = model._require_net()
     reference.eval()
@@ -288,7 +289,6 @@ def finetune(
         epoch = {k: v / max(batches, 1) for k, v in sums.items()}
         history.append(epoch)
         bar.set_postfix({k: f"{v:.3f}" for k, v in epoch.items()})
-    del generator
     net.eval()
     report = {
         "objective": config.objective,
@@ -385,22 +385,25 @@ def read_feedback(source: str, served: str | None = None) -> tuple[pd.DataFrame,
 
 
 def _read_export(path: Path) -> pd.DataFrame:
+    """A file `genrec feedback export` wrote (Parquet, CSV or JSON Lines, read by
+    :func:`~genrec.data.tables.read_table`), with the store's column types restored: CSV cells
+    arrive as text, list columns as JSON strings."""
     import json
 
-    if not path.is_file():
-        raise FileNotFoundError(f"feedback file {path} does not exist")
-    suffix = path.suffix.lower()
-    if suffix == ".parquet":
-        frame = pd.read_parquet(path)
-    elif suffix == ".csv":
-        frame = pd.read_csv(path, dtype={"user_id": str, "item_id": str})
-        for col in ("history", "items", "scores"):
-            if col in frame:
-                frame[col] = frame[col].map(json.loads)
-    elif suffix == ".jsonl":
-        frame = pd.read_json(path, lines=True, dtype={"user_id": str, "item_id": str})
-    else:
-        raise ValueError(f"feedback file {path}: use .parquet, .csv or .jsonl, not '{suffix}'")
-    if "timestamp" in frame:
-        frame["timestamp"] = pd.to_datetime(frame["timestamp"], utc=True)
+    frame = read_table(path)
+    for col in ("user_id", "item_id", "recommendation_id", "idempotency_key"):
+        if col in frame:
+            frame[col] = frame[col].map(lambda v: None if _blank(v) else str(v))
+    if "value" in frame:
+        frame["value"] = pd.to_numeric(frame["value"].map(lambda v: None if _blank(v) else v))
+    for col in ("timestamp", "received_at", "created_at"):
+        if col in frame:
+            frame[col] = pd.to_datetime(frame[col], utc=True)
+    for col in ("history", "items", "scores"):
+        if col in frame:
+            frame[col] = frame[col].map(lambda v: json.loads(v) if isinstance(v, str) else list(v))
     return frame
+
+
+def _blank(value: object) -> bool:
+    return value is None or value == "" or (isinstance(value, float) and math.isnan(value))

@@ -112,12 +112,19 @@ def serving(model_dir: Path, db: str, log_path: Path, **env: str) -> Iterator[Se
         server.stop()
 
 
-def loadgen(mode: str, url: str, concurrency: int, seconds: float, users: str, **extra: Any
-            ) -> dict[str, Any]:  # fmt: skip
+def loadgen_argv(mode: str, url: str, concurrency: int, seconds: float, users: str,
+                 **extra: Any) -> list[str]:  # fmt: skip
+    """The command line of one benchmarks/loadgen.py run; ``extra`` are its other flags."""
     argv = [sys.executable, str(LOADGEN), mode, url, "--concurrency", str(concurrency),
             "--seconds", str(seconds), "--users", users]  # fmt: skip
     for key, value in extra.items():
         argv += [f"--{key.replace('_', '-')}", str(value)]
+    return argv
+
+
+def loadgen(mode: str, url: str, concurrency: int, seconds: float, users: str, **extra: Any
+            ) -> dict[str, Any]:  # fmt: skip
+    argv = loadgen_argv(mode, url, concurrency, seconds, users, **extra)
     out = subprocess.run(argv, check=True, capture_output=True, text=True).stdout
     return dict(json.loads(out))
 
@@ -174,9 +181,8 @@ def kill_test(model_dir: Path, db: str, tmp: Path, users: str, kill_after: float
     """kill -9 the server during a 32-client feedback burst; restart; count acked events."""
     keys = tmp / f"kill-{uuid.uuid4().hex}.txt"
     server = Server(model_dir, db, tmp / "server.log")
-    argv = [sys.executable, str(LOADGEN), "feedback", server.url, "--concurrency", "32",
-            "--seconds", str(kill_after + 4), "--warmup", "0", "--users", users,
-            "--key", KEY, "--keys-out", str(keys)]  # fmt: skip
+    argv = loadgen_argv("feedback", server.url, 32, kill_after + 4, users, warmup=0, key=KEY,
+                        keys_out=keys)  # fmt: skip
     client = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
     time.sleep(kill_after)
     server.kill9()

@@ -5,7 +5,8 @@
 #
 # Everything is logged to stderr; the only line on stdout is
 #   GENREC_TEST_POSTGRES_URL=postgresql://genrec:genrec@127.0.0.1:PORT/postgres
-# so a caller can do: export "$(scripts/ci-services.sh)".
+# so a caller can do: export "$(scripts/ci-services.sh)". No process this script leaves running
+# (the PostgreSQL server) holds that stdout open.
 set -euo pipefail
 
 # Keep stdout for the final line only.
@@ -79,8 +80,11 @@ if [[ $status == online* ]]; then
 else
     log "starting cluster $version/$cluster on port $port"
     # Exit status 2 means already running (a race with another starter); anything else is checked
-    # below by waiting for the server.
-    "${SUDO[@]}" pg_ctlcluster "$version" "$cluster" start >&2 || log "pg_ctlcluster start: status $?"
+    # below by waiting for the server. The server is a daemon that outlives this script: it must
+    # not inherit fd 3 (the caller's stdout), or a caller reading that until EOF, as
+    # "$(scripts/ci-services.sh)" does, would wait for as long as PostgreSQL runs.
+    "${SUDO[@]}" pg_ctlcluster "$version" "$cluster" start >&2 3>&- ||
+        log "pg_ctlcluster start: status $?"
 fi
 
 for _ in $(seq 1 60); do

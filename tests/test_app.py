@@ -334,10 +334,13 @@ def test_any_saved_model_can_be_served_a_baseline_ignores_the_request(tmp_path):
         assert len(body["items"]) == 3 and not body["fallback"]
 
 
-def test_online_learning_fine_tunes_after_n_events_and_serves_the_new_version(model_root):
+@pytest.mark.parametrize("every", [{"learn_every": 6}, {"learn_every_minutes": 0.05}])
+def test_online_learning_fine_tunes_after_n_events_or_minutes_and_serves_the_new_version(
+    model_root, every
+):
     import time
 
-    with make_client(model_root, learn_every=6, learn_check_seconds=0.2) as c:
+    with make_client(model_root, learn_check_seconds=0.2, **every) as c:
         for user in ("u1", "u2", "u3"):
             served = c.post("/v1/recommendations", json={"user_id": user, "k": 4}).json()
             for item in served["items"][:2]:

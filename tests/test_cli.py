@@ -126,6 +126,23 @@ def test_serve_refuses_to_start_without_keys_or_a_model(tmp_path, capsys, monkey
     assert "at least 16 characters" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    ("text", "parsed"),
+    [("500", (500, 0.0)), ("30min", (0, 30.0)), ("2h", (0, 120.0)), ("90s", (0, 1.5)),
+     ("1.5m", (0, 1.5))],
+)  # fmt: skip
+def test_learn_every_takes_events_or_a_duration(text, parsed):
+    args = build_parser().parse_args(["serve", "--model-dir", "m", "--learn-every", text])
+    assert args.learn_every == parsed
+
+
+@pytest.mark.parametrize("text", ["ten", "0min", "5 days", "5d", "m"])
+def test_learn_every_names_what_it_accepts(text, capsys):
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["serve", "--model-dir", "m", "--learn-every", text])
+    assert "neither a number of events (500) nor a duration" in capsys.readouterr().err
+
+
 def test_feedback_export_writes_the_stored_events(tmp_path, capsys):
     from datetime import UTC, datetime
 

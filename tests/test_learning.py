@@ -194,6 +194,60 @@ def test_cli_finetune_writes_the_next_version_and_points_current_to_it(
     assert "give --out DIR" in capsys.readouterr().err
 
 
+def _record_training_data(model_dir, tmp_path, *, missing=False):
+    """Write mixed_dataset to CSV files and record them in the saved model as its training data,
+    as `genrec train --data FILE --catalog FILE` does."""
+    import pandas as pd
+
+    data = mixed_dataset()
+    ids = data.catalog.item_ids
+    frame = data.interactions.assign(item_id=ids[data.interactions["item_index"].to_numpy()])
+    frame[["user_id", "item_id", "timestamp"]].to_csv(tmp_path / "log.csv", index=False)
+    pd.DataFrame({"item_id": ids, "title": data.catalog.titles,
+                  "categories": ["|".join(c) for c in data.catalog.categories]}
+                 ).to_csv(tmp_path / "items.csv", index=False)  # fmt: skip
+    meta_path = model_dir / "genrec.json"
+    meta = json.loads(meta_path.read_text())
+    meta["fit_info"]["data"] = {
+        "data": str(tmp_path / ("gone.csv" if missing else "log.csv")),
+        "catalog": str(tmp_path / "items.csv"), "users": None, "layout": "log", "columns": {},
+        "strict": True, "min_rating": None, "k_core": None, "last_n": None,
+    }  # fmt: skip
+    meta_path.write_text(json.dumps(meta))
+
+
+def test_cli_finetune_guards_with_the_dataset_the_model_was_trained_on(
+    tiny_model_dir, tmp_path, capsys
+):
+    root = tmp_path / "models"
+    shutil.copytree(tiny_model_dir, root / "v0001")
+    _record_training_data(root / "v0001", tmp_path)
+    url = log_beta_lovers(Recommender.load(root / "v0001"), f"sqlite:///{tmp_path / 'f.sqlite3'}")
+    assert main(["finetune", "--model-dir", str(root), "--feedback", url, "--quiet"]) == 0
+    assert "validation NDCG@10 changed" in capsys.readouterr().out
+    promotion = json.loads((root / "v0002" / "genrec.json").read_text())["fit_info"]["lineage"][
+        "promotion"
+    ]
+    assert promotion["before"] is not None and promotion["after"] is not None
+
+    argv = ["finetune", "--model-dir", str(root), "--feedback", url, "--quiet", "--no-validate"]
+    assert main(argv) == 0
+    assert "guard off (--no-validate)" in capsys.readouterr().out
+
+
+def test_cli_finetune_says_when_the_recorded_dataset_cannot_be_loaded(
+    tiny_model_dir, tmp_path, capsys
+):
+    root = tmp_path / "models"
+    shutil.copytree(tiny_model_dir, root / "v0001")
+    _record_training_data(root / "v0001", tmp_path, missing=True)
+    url = log_beta_lovers(Recommender.load(root / "v0001"), f"sqlite:///{tmp_path / 'f.sqlite3'}")
+    assert main(["finetune", "--model-dir", str(root), "--feedback", url, "--quiet"]) == 0
+    captured = capsys.readouterr()
+    assert "gone.csv" in captured.err and "could not be loaded" in captured.err
+    assert "promoted unchecked" in captured.out
+
+
 def test_new_catalog_items_get_codes_and_are_learned_from_feedback(tiny_model_dir, tmp_path):
     root = tmp_path / "models"
     shutil.copytree(tiny_model_dir, root / "v0001")

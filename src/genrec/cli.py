@@ -20,7 +20,7 @@ from genrec.config import ConfigError
 from genrec.config import load as load_config
 from genrec.data import BUILTIN, DataError, Dataset, UnknownItemError, load_builtin, load_dataset
 from genrec.data.readers import load_seed_csv
-from genrec.data.split import leave_one_out
+from genrec.data.split import SequenceSplit, leave_one_out
 from genrec.evaluation import evaluate
 from genrec.models import model_class, registry
 from genrec.recommender import ModelDirError, Recommender, UnknownUserError
@@ -298,6 +298,27 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+_UNIT_MINUTES = {"s": 1 / 60, "sec": 1 / 60, "m": 1.0, "min": 1.0, "h": 60.0}
+
+
+def _learn_every(text: str) -> tuple[int, float]:
+    """--learn-every: '500' is (500 events, 0 minutes); '30min', '90s' or '2h' is (0, minutes)."""
+    value = text.strip().lower()
+    if value.isdigit():
+        return int(value), 0.0
+    number = value.rstrip("abcdefghijklmnopqrstuvwxyz")
+    unit = value[len(number) :]
+    try:
+        amount = float(number)
+    except ValueError:
+        amount = -1.0
+    if unit not in _UNIT_MINUTES or not amount > 0:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is neither a number of events (500) nor a duration (30min, 90s, 2h)"
+        )
+    return 0, amount * _UNIT_MINUTES[unit]
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from genrec.serving.runner import run
     from genrec.serving.service import resolve_model_dir
@@ -312,7 +333,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         workers=args.workers,
         insecure_dev=True if args.insecure_dev else None,
         reload_poll_seconds=args.reload_poll,
-        learn_every=args.learn_every,
+        learn_every=None if args.learn_every is None else args.learn_every[0],
+        learn_every_minutes=None if args.learn_every is None else args.learn_every[1],
     )
     settings.check_startable()
     path = resolve_model_dir(settings.model_dir)
@@ -377,10 +399,11 @@ def cmd_finetune(args: argparse.Namespace) -> int:
     examples = build_examples(model, feedback, served, config)
     print(f"feedback: {json.dumps(examples.stats)}", file=sys.stderr)
     new, report = finetune(model, examples, config, progress=not args.quiet)
-    split = None
-    if args.data:
-        split = leave_one_out(load_from_spec(_data_spec(args)))
+    split, why_unchecked = _guard_split(args, new)
     promotion = promotion_check(model, new, split, config.tolerance)
+    if split is None:
+        promotion = dataclasses.replace(promotion, reason=why_unchecked)
+        print(f"warning: {why_unchecked}", file=sys.stderr)
     report["promotion"] = promotion.to_dict()
     save_version(new, out, parent=parent, parent_version=model_version(parent),
                  report=report, promoted=promotion.promoted)  # fmt: skip
@@ -391,6 +414,40 @@ def cmd_finetune(args: argparse.Namespace) -> int:
     print(f"wrote {out} ({config.objective}, {report['steps']} steps): {verdict}; "
           f"{promotion.reason}")  # fmt: skip
     return 0
+
+
+def _guard_split(args: argparse.Namespace, model: Recommender) -> tuple[SequenceSplit | None, str]:
+    """The validation split of the promotion guard, or None and why the guard is not run.
+
+    --data names it; without --data it is the dataset the model records it was trained on (so
+    online learning is guarded too); --no-validate turns the guard off."""
+    if args.no_validate:
+        return None, "validation guard off (--no-validate): promoted unchecked"
+    if args.data:
+        spec, source = _data_spec(args), "--data"
+    else:
+        spec = dict(model.fit_info.get("data") or {})  # type: ignore[call-overload]
+        source = "the dataset the model was trained on"
+        if not spec:
+            return (
+                None,
+                "no validation data (the model records no dataset; give --data): "
+                "promoted unchecked",
+            )
+    try:
+        dataset = load_from_spec(spec)
+    except (DataError, ConfigError, OSError) as exc:
+        return None, f"validation data ({source}) could not be loaded: {exc}; promoted unchecked"
+    ids = list(dataset.catalog.item_ids)
+    known = list(model._require_catalog().item_ids)
+    if known[: len(ids)] != ids:
+        raise DataError(
+            f"the validation data ({source}) has a different catalog from the model's: its item "
+            "numbering would not match"
+        )
+    split = leave_one_out(dataset)
+    # Items added after training (--new-items) are real candidates of the tuned model.
+    return dataclasses.replace(split, n_items=len(known)), ""
 
 
 def cmd_feedback_export(args: argparse.Namespace) -> int:
@@ -528,9 +585,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--learn-every",
-        type=int,
-        help="fine-tune on feedback after N new events and serve the result (needs a folder of "
-        "versions; default: never)",
+        type=_learn_every,
+        metavar="N|Mmin",
+        help="fine-tune on feedback after N new events (e.g. 500), or every M minutes that saw "
+        "feedback (e.g. 30min, 2h), and serve the result (needs a folder of versions; default: "
+        "never)",
     )
     serve.add_argument(
         "--insecure-dev",
@@ -556,7 +615,9 @@ def build_parser() -> argparse.ArgumentParser:
         "feedback.sqlite3\n  genrec finetune --model-dir artifacts/demo --feedback fb.parquet "
         "--served served.parquet --out artifacts/demo-ft --data ml-100k\n\n"
         "With a folder of versions the new model becomes the next vNNNN and CURRENT points to it "
-        "if it passes the validation guard (--data); the old version is never overwritten.",
+        "if it passes the validation guard (validation NDCG@10 of --data, by default the dataset "
+        "the model was trained on, may fall by at most the config's tolerance); the old version "
+        "is never overwritten.",
     )
     ft.add_argument("--model-dir", required=True, help="a saved model or a folder of versions")
     ft.add_argument(
@@ -574,6 +635,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--since", type=float, help="only events received at or after this Unix time (seconds)"
     )
     ft.add_argument("--quiet", action="store_true")
+    ft.add_argument(
+        "--no-validate",
+        action="store_true",
+        help="promote without the validation guard (by default the guard uses --data, or the "
+        "dataset the model records it was trained on)",
+    )
     _add_data_args(ft, required=False)
     ft.set_defaults(func=cmd_finetune)
 

@@ -137,7 +137,7 @@ def create_app(
     """Build the service. ``load_in_background`` answers ``/healthz`` at once and ``/readyz``
     once the model is in memory; ``preloaded`` serves an already loaded model (tests)."""
     settings.check_startable()
-    if resolve_model_dir(settings.model_dir) == Path(settings.model_dir) and settings.learn_every:
+    if resolve_model_dir(settings.model_dir) == Path(settings.model_dir) and settings.learns_online:
         raise ConfigError(
             f"--learn-every needs a folder of versions (e.g. {settings.model_dir}/v0001), so "
             "that each fine-tune becomes a new version; move the model into a subfolder"
@@ -179,7 +179,7 @@ def create_app(
                 await _load(state)
         if settings.reload_poll_seconds > 0:
             state.tasks.append(asyncio.create_task(_poll_reload(state)))
-        if settings.learn_every > 0:
+        if settings.learns_online:
             state.tasks.append(asyncio.create_task(_learn_loop(state)))
         try:
             yield
@@ -462,28 +462,39 @@ async def _poll_reload(state: ServiceState) -> None:
 
 
 async def _learn_loop(state: ServiceState) -> None:
-    """Online learning: after ``learn_every`` new feedback events, run `genrec finetune` on the
-    events since the last run, in a child process at low priority with one thread (serving keeps
-    the CPU it needs), then swap in the new version if the fine-tune promoted it."""
+    """Online learning: after ``learn_every`` new feedback events, or ``learn_every_minutes``
+    with at least one, run `genrec finetune` on the events since the last run, in a child
+    process at low priority with one thread (serving keeps the CPU it needs), then swap in the
+    new version if the fine-tune promoted it (the guard validates on the dataset the model was
+    trained on)."""
     settings = state.settings
     assert state.store is not None
     store = state.store
     seen = await asyncio.to_thread(store.count_feedback)
     since = time.time()
+    last_run = time.monotonic()
     while True:
         await asyncio.sleep(settings.learn_check_seconds)
         if not state.holder.ready:
             continue
         count = await asyncio.to_thread(store.count_feedback)
-        if count - seen < settings.learn_every:
+        new = count - seen
+        by_count = settings.learn_every > 0 and new >= settings.learn_every
+        by_time = (
+            settings.learn_every_minutes > 0
+            and new > 0
+            and time.monotonic() - last_run >= settings.learn_every_minutes * 60
+        )
+        if not (by_count or by_time):
             continue
+        last_run = time.monotonic()
         started = time.time()
         argv = [sys.executable, "-m", "genrec.cli", "finetune", "--model-dir",
                 str(settings.model_dir), "--feedback", store_url(settings), "--since",
                 str(since), "--quiet"]  # fmt: skip
         if settings.learn_config is not None:
             argv += ["--config", str(settings.learn_config)]
-        log.info("online learning: %d new events, fine-tuning", count - seen)
+        log.info("online learning: %d new events, fine-tuning", new)
         proc = await asyncio.create_subprocess_exec(
             *argv,
             stdout=asyncio.subprocess.PIPE,

@@ -68,6 +68,12 @@ class ServeSettings(BaseSettings):
         ge=0,
         description="fine-tune on feedback after this many new events, then reload (0: never)",
     )
+    learn_every_minutes: float = Field(
+        default=0.0,
+        ge=0.0,
+        description="fine-tune on the feedback of the last this-many minutes, if there is any, "
+        "then reload (0: never; with learn_every too, whichever comes first)",
+    )
     learn_config: Path | None = Field(
         default=None, description="FinetuneConfig file for online learning (JSON or TOML)"
     )
@@ -109,6 +115,10 @@ class ServeSettings(BaseSettings):
     @property
     def write_auth_required(self) -> bool:
         return bool(self.api_keys)
+
+    @property
+    def learns_online(self) -> bool:
+        return self.learn_every > 0 or self.learn_every_minutes > 0
 
     def check_startable(self) -> None:
         """Refuse to serve with open write endpoints unless explicitly asked to."""

@@ -10,7 +10,9 @@ ranks well).
 Every round serves top-10 to every user (their past plus what they accepted in earlier rounds
 as history, no request; seen items excluded) and logs the lists and the reactions through the
 real feedback store:
-- a shown item in the user's future is accepted (a `like`);
+- a shown item in the user's future is accepted (a `like`); with `--unfold` the future unfolds
+  with the rounds, as time passes: in round r of R a user has reached the first r/R of their
+  future items in their real time order, and accepts only those;
 - a shown item sharing no genre with any of the user's future items is disliked;
 - the rest are impressions only.
 Then the model is fine-tuned on that round's feedback (`genrec.learning`) and the next round is
@@ -84,6 +86,23 @@ def cut(
     return past, future, guard, held
 
 
+def taste_sets(
+    future: dict[str, np.ndarray], never: dict[str, set[int]], rounds: int, unfold: bool
+) -> dict[str, list[set[int]]]:
+    """What each simulated user accepts in each round: their future items, all of them from round
+    1, or with ``unfold`` as their future unfolds with time (in round r of R, the first r/R of
+    their future items in their real time order). Never ``never`` (their guard and held-out
+    items: feedback on those would leak the evaluation)."""
+    out: dict[str, list[set[int]]] = {}
+    for user, items in future.items():
+        out[user] = [
+            set(items[: int(np.ceil(len(items) * r / rounds)) if unfold else None].tolist())
+            - never.get(user, set())
+            for r in range(1, rounds + 1)
+        ]
+    return out
+
+
 def _concat(parts: list[Any]) -> Any:
     import pandas as pd
 
@@ -102,7 +121,7 @@ def held_out_ndcg(model: GenerativeRecommender, users: list[str], held: dict[str
 def serve_round(
     model: GenerativeRecommender,
     users: list[str],
-    future: dict[str, set[int]],
+    liked: dict[str, set[int]],
     future_genres: dict[str, set[str]],
     accepted: dict[str, dict[int, None]],
     store: FeedbackStore,
@@ -127,7 +146,7 @@ def serve_round(
                                  False, t0))  # fmt: skip
         for n, (idx, item_id) in enumerate(zip(items, ids, strict=True)):
             stamp = t0 + dt.timedelta(seconds=n)
-            if idx in future[user]:
+            if idx in liked[user]:
                 event = "like"
                 hits += 1
                 accepted[user][idx] = None  # insertion-ordered: the order they were taken
@@ -147,6 +166,7 @@ def run_arm(
     objective: str | None,
     users: list[str],
     future: dict[str, np.ndarray],
+    liked: dict[str, list[set[int]]],
     held: dict[str, np.ndarray],
     guard: Any,
     rounds: int,
@@ -154,7 +174,6 @@ def run_arm(
     seed: int,
 ) -> list[dict[str, Any]]:
     catalog = base._require_catalog()
-    future_sets = {u: set(future[u].tolist()) for u in users}
     future_genres = {u: {g for i in future[u] for g in catalog.categories[int(i)]} for u in users}
     accepted: dict[str, dict[int, None]] = {u: {} for u in users}
     store = FeedbackStore(f"sqlite:///{tmp / f'{name}.sqlite3'}")
@@ -163,7 +182,8 @@ def run_arm(
     for r in range(1, rounds + 1):
         started = time.perf_counter()
         ndcg = held_out_ndcg(model, users, held)
-        acceptance = serve_round(model, users, future_sets, future_genres, accepted, store, r,
+        now = {u: liked[u][r - 1] for u in users}
+        acceptance = serve_round(model, users, now, future_genres, accepted, store, r,
                                  f"{name}-{r}")  # fmt: skip
         row: dict[str, Any] = {"arm": name, "objective": objective or "none", "round": r,
                                "acceptance": acceptance, "heldout_ndcg@10": ndcg}  # fmt: skip
@@ -180,8 +200,12 @@ def run_arm(
             if promotion.promoted:
                 model = tuned
         row["seconds"] = time.perf_counter() - started
+        verdict = ""
+        if "promoted" in row:
+            verdict = (f", guard {row['valid_before']:.4f} -> {row['valid_after']:.4f} "
+                     f"({'promoted' if row['promoted'] else 'refused'})")  # fmt: skip
         print(f"[feedback-bench] {name} round {r}: acceptance {acceptance:.3f} hits/list, "
-              f"held-out NDCG@10 {ndcg:.4f}", flush=True)  # fmt: skip
+              f"held-out NDCG@10 {ndcg:.4f}{verdict}", flush=True)  # fmt: skip
         rows.append(row)
     store.close()
     return rows
@@ -216,12 +240,24 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--epochs", type=int, default=16, help="base model's training epochs")
     parser.add_argument("--objectives", nargs="+", default=["sft", "dpo", "reinforce"])
+    parser.add_argument(
+        "--unfold",
+        action="store_true",
+        help="users' futures unfold over the rounds, as time passes (default: users accept any "
+        "of their future items from round 1)",
+    )
     args = parser.parse_args()
     out = Path(args.out)
     started = time.perf_counter()
     dataset = load_builtin("ml-100k")
     past, future, guard, held = cut(dataset)
     users = [u for u in past.sequences() if len(future[u]) and len(held[u])]
+    guard_item = dict(zip(guard.users, guard.valid_targets.tolist(), strict=True))
+    never = {u: set(held[u].tolist()) | {guard_item.get(u, -1)} for u in users}
+    liked = taste_sets(future, never, args.rounds, args.unfold)
+    sizes = np.array([len(liked[u][-1]) for u in users])
+    print(f"[feedback-bench] liked items per user: median {np.median(sizes):.0f}, "
+          f"mean {sizes.mean():.1f}", flush=True)  # fmt: skip
     split = leave_one_out(past)  # the base model's own training / early stopping
     config = replace(GenerativeConfig(), max_epochs=args.epochs, eval_every=2, patience=3)
     print(f"[feedback-bench] base model on the past 60% of {len(users)} users", flush=True)
@@ -231,7 +267,7 @@ def main() -> int:
         arms: list[tuple[str, str | None]] = [("control", None)]
         arms += [(f"finetune-{o}", o) for o in args.objectives]
         for name, objective in arms:
-            rows += run_arm(name, base, objective, users, future, held, guard, args.rounds,
+            rows += run_arm(name, base, objective, users, future, liked, held, guard, args.rounds,
                             Path(tmp), args.seed)  # fmt: skip
     minutes = (time.perf_counter() - started) / 60
     plot(rows, out / "feedback_loop.png")
@@ -255,7 +291,14 @@ def report(rows: list[dict[str, Any]], args: argparse.Namespace, minutes: float)
         "ml-100k, every user's interactions in time order cut 60/16/4/20: the base generative "
         "model trains on the first 60% only; each round serves top-10 to every user (history: "
         "the past plus what they accepted in earlier rounds) and a "
-        "simulated user likes the shown items that are in their next 16%, dislikes shown "
+        "simulated user likes the shown items that are in their next 16%"
+        + (
+            " and that they have reached (their future unfolds with the rounds, as time passes: "
+            "in round r of R they have reached its first r/R, in their real time order)"
+            if args.unfold
+            else ""
+        )
+        + ", dislikes shown "
         "items sharing no genre with those, and ignores the rest; the model is then "
         "fine-tuned on that round's feedback (logged through the real store) and is served "
         "only if the guard passes (NDCG@10 of the next 4%, given the past, falls by at most "

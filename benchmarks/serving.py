@@ -5,7 +5,9 @@ Starts `genrec serve` as a real server process and drives it from another proces
 - recommendation latency and throughput at 1, 8 and 32 concurrent clients, against the same
   model's in-process batched throughput measured in this run;
 - feedback ingestion on SQLite and PostgreSQL, with every acknowledged event counted afterwards;
-- a kill test: `kill -9` during a feedback burst, restart, and check every 2xx event is stored.
+- a kill test: `kill -9` during a feedback burst, restart, and check every 2xx event is stored;
+- latency while online learning (--learn-every) fine-tunes beside the server, against the same
+  server without a fine-tune.
 
 Writes a section of docs/benchmarks.md (between serving markers) and the "serving" rows of
 docs/benchmarks.json. PostgreSQL comes from GENREC_BENCH_POSTGRES_URL or
@@ -202,6 +204,69 @@ def kill_test(model_dir: Path, db: str, tmp: Path, users: str, kill_after: float
     }
 
 
+def finetune_children() -> list[int]:
+    """Pids of running `genrec finetune` processes (the online learner's children)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"genrec.cli" in argv and b"finetune" in argv:
+            pids.append(int(entry.name))
+    return pids
+
+
+def serving_while_learning(root: Path, tmp: Path, users: list[str], seconds: float
+                           ) -> dict[str, Any]:  # fmt: skip
+    """8-client recommendation load on a server started with --learn-every: first with no
+    fine-tune running, then while the fine-tune it starts on the feedback runs (a child process
+    at nice 10 with one thread), side by side on the same server."""
+    models = tmp / "learn-models"
+    shutil.copytree(root, models)
+    db = f"sqlite:///{tmp / 'learn.sqlite3'}"
+    every = 400
+    env = {"GENREC_LEARN_EVERY": str(every), "GENREC_LEARN_CHECK_SECONDS": "0.5"}
+    joined = ",".join(users)
+    with serving(models, db, tmp / "server.log", **env) as server:
+        quiet = loadgen("recommend", server.url, 8, seconds, joined, warmup=2)
+        # Feedback that starts a fine-tune: a like on 4 items of a list served to each user.
+        auth = {"Authorization": f"Bearer {KEY}"}
+        posted = 0
+        with httpx.Client(base_url=server.url, timeout=30) as http:
+            for user in users:
+                served = http.post("/v1/recommendations", json={"user_id": user}).json()
+                for item in served["items"][:4]:
+                    event = {"user_id": user, "item_id": item["item_id"], "event": "like",
+                             "recommendation_id": served["recommendation_id"]}  # fmt: skip
+                    http.post("/v1/feedback", json=event, headers=auth).raise_for_status()
+                    posted += 1
+                if posted >= every:
+                    break
+        deadline = time.monotonic() + 60
+        while not finetune_children() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if not finetune_children():
+            raise RuntimeError(f"no fine-tune started after {posted} events; see server.log")
+        started = time.monotonic()
+        busy = loadgen("recommend", server.url, 8, seconds, joined, warmup=0)
+        overlapped = bool(finetune_children())  # the whole window ran beside the fine-tune
+        while finetune_children() and time.monotonic() < started + 900:
+            time.sleep(0.5)
+        finetune_s = time.monotonic() - started
+        time.sleep(2)  # the learner's reload
+        version = httpx.get(f"{server.url}/readyz").json().get("model_version")
+    written = sorted(p for p in models.iterdir() if p.name.startswith("v") and p.name != "v0001")
+    guard = "no new version written"
+    if written:
+        meta = json.loads((written[-1] / "genrec.json").read_text())
+        guard = meta["fit_info"]["lineage"]["promotion"]["reason"]
+    return {"quiet": quiet, "busy": busy, "overlapped": overlapped, "events": posted,
+            "finetune_s": finetune_s, "version_after": version, "guard": guard}  # fmt: skip
+
+
 def fresh_postgres(base: str) -> str | None:
     """A new empty database on the server of ``base`` (None if unreachable)."""
     import psycopg
@@ -233,6 +298,7 @@ def bench_model(model_dir: str | None, tmp: Path) -> tuple[Path, str]:
     config = GenerativeConfig(max_epochs=2, eval_every=2)
     print("[serve-bench] training a generative model (default architecture, 2 epochs)", flush=True)
     model = GenerativeRecommender(config).fit(dataset, leave_one_out(dataset), seed=0)
+    model.fit_info["data"] = {"data": "ml-100k"}  # as `genrec train` records: the learner's guard
     model.save(root / "v0001")
     return root, "a generative model of the default architecture trained for 2 epochs"
 
@@ -265,9 +331,20 @@ def run(args: argparse.Namespace, tmp: Path) -> tuple[list[dict[str, Any]], list
         result["ratio_to_in_process_batched"] = result["rps"] / inproc["batch64_rps"]
         result["workers"] = 2
         load_rows.append(result)
+    print("[serve-bench] load while an online fine-tune runs", flush=True)
+    learning = serving_while_learning(root, tmp, user_list, args.seconds)
     batch_count = _metric(metrics, "genrec_decode_batch_size_count")
     batch_sum = _metric(metrics, "genrec_decode_batch_size_sum")
     rows += [{"model": "genrec serve", "kind": "recommendations", **r} for r in load_rows]
+    quiet, busy = learning["quiet"], learning["busy"]
+    slowdown = {
+        "median_ratio": busy["median_ms"] / quiet["median_ms"],
+        "p95_ratio": busy["p95_ms"] / quiet["p95_ms"],
+        "rps_ratio": busy["rps"] / quiet["rps"],
+    }
+    rows.append({"model": "genrec serve", "kind": "serving while fine-tuning", **slowdown,
+                 **{k: v for k, v in learning.items() if k not in ("quiet", "busy")},
+                 "quiet": quiet, "busy": busy})  # fmt: skip
 
     pg_base = os.environ.get("GENREC_BENCH_POSTGRES_URL") or os.environ.get(
         "GENREC_TEST_POSTGRES_URL"
@@ -319,6 +396,28 @@ def run(args: argparse.Namespace, tmp: Path) -> tuple[list[dict[str, Any]], list
         mean_batch = batch_sum / batch_count
         lines += ["", f"Mean decode batch over the single-worker load runs: {mean_batch:.1f} "
                   "requests (from the server's own /metrics)."]  # fmt: skip
+    lines += [
+        "",
+        f"Serving while learning online: one server started with `--learn-every 400`, 8 "
+        f"clients for {args.seconds:.0f} s with no fine-tune running, then {learning['events']} "
+        "likes start a fine-tune (a `genrec finetune` child at nice 10 with one thread, guarded "
+        "on ml-100k validation) and the same load runs again while it trains"
+        + ("" if learning["overlapped"] else " (the fine-tune ended inside the window)")
+        + f"; the fine-tune took {learning['finetune_s']:.0f} s from its start in the window and "
+        f"the server then served {learning['version_after']} (the guard: "
+        f"{learning['guard']}).",
+        "",
+        "| while | requests/s | median ms | p95 ms | p99 ms | failed |",
+        "|---|---|---|---|---|---|",
+    ]
+    for label, r in (("no fine-tune", quiet), ("fine-tune running", busy)):
+        lines.append(
+            f"| {label} | {r['rps']:.0f} | {r['median_ms']:.1f} | {r['p95_ms']:.1f} | "
+            f"{r['p99_ms']:.1f} | {r['failed']} |"
+        )
+    lines += ["", f"Bound stated from this run: while a fine-tune trains, median latency is "
+              f"×{slowdown['median_ratio']:.2f}, p95 ×{slowdown['p95_ratio']:.2f} and throughput "
+              f"×{slowdown['rps_ratio']:.2f} of the same server without one."]  # fmt: skip
     lines += ["", "Feedback ingestion: 32 clients posting events with unique idempotency keys "
               f"for {args.seconds:.0f} s; afterwards every acknowledged (2xx) event is looked up "
               "in the store.", "",

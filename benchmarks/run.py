@@ -439,8 +439,10 @@ def main() -> int:
         "[benchmarks.json](benchmarks.json).",
         "",
     ]
-    # Sections written by benchmarks/serving.py and benchmarks/feedback.py stay.
-    kept = {name: read_block(out / "benchmarks.md", name) for name in ("serving", "feedback")}
+    # Sections written by benchmarks/serving.py, feedback.py and llm.py stay.
+    kept = {
+        name: read_block(out / "benchmarks.md", name) for name in ("serving", "feedback", "llm")
+    }
     (out / "benchmarks.md").write_text("\n".join(header + sections))
     for name, block in kept.items():
         if block is not None:

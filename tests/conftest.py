@@ -36,6 +36,16 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> 
     return target
 
 
+@pytest.fixture(scope="session")
+def tiny_lm_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random GPT-2 with a tokenizer trained on the synthetic catalogs' titles: the base
+    model of LLM-backbone tests (read-only)."""
+    from synthetic import checkerboard, mixed_dataset, save_tiny_lm
+
+    titles = sorted({str(t) for d in (checkerboard(), mixed_dataset()) for t in d.catalog.titles})
+    return save_tiny_lm(tmp_path_factory.mktemp("tiny-lm"), titles)
+
+
 # --- PostgreSQL: a fresh database per test -------------------------------------------------
 # GENREC_TEST_POSTGRES_URL names a server and a role that may CREATE DATABASE, e.g.
 # postgresql://genrec:genrec@127.0.0.1:5432/postgres (scripts/ci-services.sh starts one and prints

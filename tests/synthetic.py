@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -88,3 +89,55 @@ def saved_generative_model(path: Path, max_epochs: int = 40, seed: int = 0) -> P
     config = replace(TINY_GENERATIVE, max_epochs=max_epochs)
     GenerativeRecommender(config).fit(mixed_dataset(), seed=seed).save(path)
     return path
+
+
+PROMPT_WORDS = ["Request: (none)", "History: ", "Recommendation:", "I want a movie", "我想看电影"]
+
+
+def tiny_tokenizer(texts: list[str], vocab_size: int = 400) -> Any:
+    """A byte-level BPE tokenizer trained on ``texts``, with <pad> (id 0) and <eos> (id 1)."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    bpe = Tokenizer(models.BPE())
+    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    bpe.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=["<pad>", "<eos>"],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    bpe.train_from_iterator(texts, trainer)
+    return PreTrainedTokenizerFast(tokenizer_object=bpe, eos_token="<eos>", pad_token="<pad>")
+
+
+def save_tiny_lm(folder: Path, titles: list[str], kind: str = "gpt2", seed: int = 0) -> Path:
+    """A tiny random language model and a byte-level BPE tokenizer trained on ``titles`` (and
+    the prompt's words), saved as a transformers folder: an LLM backbone base for tests."""
+    import torch
+    from transformers import (
+        GPT2Config,
+        GPT2LMHeadModel,
+        PreTrainedModel,
+        T5Config,
+        T5ForConditionalGeneration,
+    )
+
+    tokenizer = tiny_tokenizer([" " + t for t in titles] + titles + PROMPT_WORDS)
+    vocab = len(tokenizer)
+    torch.manual_seed(seed)
+    model: PreTrainedModel
+    if kind == "gpt2":
+        config = GPT2Config(vocab_size=vocab, n_positions=512, n_layer=2, n_head=2, n_embd=32,
+                            bos_token_id=1, eos_token_id=1, pad_token_id=0)  # fmt: skip
+        model = GPT2LMHeadModel(config)
+    elif kind == "t5":
+        t5 = T5Config(vocab_size=vocab, d_model=32, d_kv=16, d_ff=64, num_layers=2, num_heads=2,
+                      decoder_start_token_id=0, eos_token_id=1, pad_token_id=0)  # fmt: skip
+        model = T5ForConditionalGeneration(t5)
+    else:
+        raise ValueError(kind)
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder

@@ -41,21 +41,33 @@ TINY: dict[str, dict[str, object]] = {
         "eval_every": 100,
         "beam_size": 8,
     },
+    # A tiny random GPT-2 (its folder is made per session: see tiny_lm_dir), fully fine-tuned.
+    "llm": {
+        "lora": False,
+        "lr": 3e-3,
+        "epochs": 12,
+        "batch_size": 16,
+        "max_examples": 0,
+        "history_items": 5,
+        "request_probability": 0.0,
+        "beam_width": 24,
+    },
 }
-PERSONALISED = ["itemknn", "content", "sasrec", "generative"]
+PERSONALISED = ["itemknn", "content", "sasrec", "generative", "llm"]
 
 
-def _build(kind: str) -> Recommender:
+def _build(kind: str, **extra: object) -> Recommender:
     klass = registry()[kind]
     fields = klass.config_class.__dataclass_fields__
-    values = {k: v for k, v in TINY[kind].items() if k in fields}
+    values = {k: v for k, v in {**TINY[kind], **extra}.items() if k in fields}
     return klass(klass.config_class(**values))
 
 
 @pytest.fixture(scope="module", params=sorted(TINY))
 def fitted(request: pytest.FixtureRequest) -> tuple[str, Recommender]:
     board = checkerboard()
-    return request.param, _build(request.param).fit(board, seed=0)
+    extra = {"base": str(request.getfixturevalue("tiny_lm_dir"))} if request.param == "llm" else {}
+    return request.param, _build(request.param, **extra).fit(board, seed=0)
 
 
 def test_every_registered_model_is_covered():

@@ -154,10 +154,17 @@ def train_model(
     seed: int = 0,
     progress: bool = True,
     resume: bool = False,
+    overrides: dict[str, Any] | None = None,
 ) -> tuple[Recommender, Dataset]:
-    """Load data, fit a model of ``kind`` and save it with its data spec; shared by CLI commands."""
+    """Load data, fit a model of ``kind`` and save it with its data spec; shared by CLI commands.
+    ``overrides`` are config fields that win over the file (None values are ignored)."""
     klass = model_class(kind)
-    config: object = load_config(klass.config_class, config_file)
+    extra = {k: v for k, v in (overrides or {}).items() if v is not None}
+    unknown = sorted(set(extra) - {f.name for f in dataclasses.fields(klass.config_class)})
+    if unknown:
+        flags = ", ".join("--" + k.replace("_", "-") for k in unknown)
+        raise ConfigError(f"{flags} does not apply to --model {kind}")
+    config: object = load_config(klass.config_class, config_file, **extra)
     dataset = load_from_spec(spec)
     for line in dataset.report.lines():
         print(line, file=sys.stderr)
@@ -183,6 +190,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         config_file=args.config,
         seed=args.seed,
         progress=not args.quiet,
+        overrides={"base": args.base, "lora": args.lora},
     )
     summary = {k: v for k, v in model.fit_info.items() if k not in ("curve", "data")}
     print(f"trained {args.model} in {model.fit_info['fit_seconds']:.1f}s -> {args.out}")
@@ -496,7 +504,8 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=_Formatter,
         epilog="examples:\n  genrec train --model generative --data ml-100k --out artifacts/gen\n"
         "  genrec train --model sasrec --data ml-100k --out artifacts/sasrec --seed 1\n"
-        "  genrec train --model itemknn --data log.csv --catalog items.csv --out m",
+        "  genrec train --model itemknn --data log.csv --catalog items.csv --out m\n"
+        "  genrec train --model llm --data ml-100k --out artifacts/llm --lora",
     )
     train.add_argument("--model", required=True, choices=sorted(registry()))
     _add_data_args(train)
@@ -504,6 +513,18 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--config", help="JSON or TOML file of the model's settings")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--quiet", action="store_true", help="no progress bars")
+    llm = train.add_argument_group("--model llm")
+    llm.add_argument(
+        "--base",
+        help="pretrained base: 'smollm2' (SmolLM2-135M-Instruct, installed offline; the default) "
+        "or a local folder of a transformers causal or sequence-to-sequence model",
+    )
+    llm.add_argument(
+        "--lora",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="LoRA adapters (default) or --no-lora: fine-tune every weight",
+    )
     train.add_argument(
         "--resume",
         action="store_true",

@@ -11,6 +11,7 @@ def registry() -> dict[str, type[Recommender]]:
     from genrec.baselines.popular import PopularRecommender
     from genrec.baselines.sasrec import SASRecRecommender
     from genrec.generative.recommender import GenerativeRecommender
+    from genrec.llm.recommender import LLMRecommender
 
     return {
         PopularRecommender.kind: PopularRecommender,
@@ -18,6 +19,7 @@ def registry() -> dict[str, type[Recommender]]:
         ContentRecommender.kind: ContentRecommender,
         SASRecRecommender.kind: SASRecRecommender,
         GenerativeRecommender.kind: GenerativeRecommender,
+        LLMRecommender.kind: LLMRecommender,
     }
 
 

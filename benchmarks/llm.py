@@ -105,7 +105,6 @@ def main() -> int:
           f"evaluating {len(warm.users)} + {len(cold_split.users)} cold users",
           flush=True)  # fmt: skip
 
-    models: list[tuple[str, Recommender, dict[str, Any]]] = []
     llm_config = LLMConfig(base=args.base, max_examples=args.max_examples, epochs=args.epochs)
     specs: list[tuple[str, Recommender]] = [
         ("SASRec", SASRecRecommender(SASRecConfig())),
@@ -153,7 +152,6 @@ def main() -> int:
               f"{row['cold_recall@10']:.4f}, {row['latency_single']['median_ms']:.1f} ms",
               flush=True)  # fmt: skip
         rows.append(row)
-        models.append((label, model, row))
     minutes = (time.perf_counter() - started) / 60
     for row in rows:
         row.update({"dataset": "ml-100k", "seed": args.seed, "users": len(warm.users),

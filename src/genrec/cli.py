@@ -200,9 +200,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     model = Recommender.load(args.model_dir)
-    spec = dict(model.fit_info.get("data") or {})  # type: ignore[call-overload]
-    if args.data:
-        spec = _data_spec(args)
+    spec, _ = _given_or_recorded_data(args, model)
     if not spec:
         raise ConfigError("this model records no dataset; pass --data")
     dataset = load_from_spec(spec)
@@ -424,6 +422,17 @@ def cmd_finetune(args: argparse.Namespace) -> int:
     return 0
 
 
+def _given_or_recorded_data(
+    args: argparse.Namespace, model: Recommender
+) -> tuple[dict[str, Any], str]:
+    """The data spec of --data, else the one the model records it was trained on (empty if
+    none), and which of the two it is."""
+    if args.data:
+        return _data_spec(args), "--data"
+    recorded = dict(model.fit_info.get("data") or {})  # type: ignore[call-overload]
+    return recorded, "the dataset the model was trained on"
+
+
 def _guard_split(args: argparse.Namespace, model: Recommender) -> tuple[SequenceSplit | None, str]:
     """The validation split of the promotion guard, or None and why the guard is not run.
 
@@ -431,17 +440,12 @@ def _guard_split(args: argparse.Namespace, model: Recommender) -> tuple[Sequence
     online learning is guarded too); --no-validate turns the guard off."""
     if args.no_validate:
         return None, "validation guard off (--no-validate): promoted unchecked"
-    if args.data:
-        spec, source = _data_spec(args), "--data"
-    else:
-        spec = dict(model.fit_info.get("data") or {})  # type: ignore[call-overload]
-        source = "the dataset the model was trained on"
-        if not spec:
-            return (
-                None,
-                "no validation data (the model records no dataset; give --data): "
-                "promoted unchecked",
-            )
+    spec, source = _given_or_recorded_data(args, model)
+    if not spec:
+        return (
+            None,
+            "no validation data (the model records no dataset; give --data): promoted unchecked",
+        )
     try:
         dataset = load_from_spec(spec)
     except (DataError, ConfigError, OSError) as exc:

@@ -38,7 +38,7 @@ from genrec.generative.requests import RequestSynthesizer
 from genrec.llm.base import load_pretrained, resolve_base
 from genrec.llm.decoding import constrained_beam_search
 from genrec.llm.titles import TitleTrie, unique_titles
-from genrec.recommender import Recommender
+from genrec.recommender import Recommender, mask_matrix
 from genrec.training import resolve_device, seed_everything
 
 PROMPT_VERSION = "v1"
@@ -158,6 +158,7 @@ class LLMRecommender(Recommender):
         folder = resolve_base(cfg.base)
         lm, tokenizer = load_pretrained(folder)
         self._attach(lm, tokenizer)
+        assert self.trie is not None
         self.device = resolve_device(cfg.device)
         positions = self._positions(split)
         requests = self._request_maker(split)
@@ -192,7 +193,7 @@ class LLMRecommender(Recommender):
             for start in range(0, per_epoch, cfg.batch_size):
                 batch = [positions[int(i)] for i in order[start : start + cfg.batch_size]]
                 prompts = [self.prompt_ids(h, requests(t, text, rng)) for h, t, text in batch]
-                targets = [self.trie_targets(t) for _, t, _ in batch]
+                targets = [self.trie.target_ids(t) for _, t, _ in batch]
                 with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_bf16):
                     loss = self._loss(model, prompts, targets)
                 optimizer.zero_grad(set_to_none=True)
@@ -219,15 +220,8 @@ class LLMRecommender(Recommender):
             "seconds_per_1k_examples": round(1000 * seconds / seen, 2) if seen else None,
             "first_loss": float(np.mean(losses[:20])) if losses else None,
             "final_loss": float(np.mean(losses[-20:])) if losses else None,
-            "stopped_by_time": stopped_early, "trie_nodes": self.trie_nodes(),
+            "stopped_by_time": stopped_early, "trie_nodes": int(self.trie.n_nodes),
         })  # fmt: skip
-
-    def trie_targets(self, item: int) -> list[int]:
-        assert self.trie is not None
-        return self.trie.target_ids(int(item))
-
-    def trie_nodes(self) -> int:
-        return 0 if self.trie is None else int(self.trie.n_nodes)
 
     def _positions(self, split: SequenceSplit) -> list[tuple[np.ndarray, int, str]]:
         """Every (history so far, next item, the data's request text there) of the training
@@ -298,15 +292,9 @@ class LLMRecommender(Recommender):
         n_items = len(self._require_catalog())
         k_eff = min(k, n_items)
         texts = list(requests) if requests is not None else [""] * len(histories)
-        blocked = []
-        for row, hist in enumerate(histories):
-            items: set[int] = set(int(i) for i in hist) if exclude_seen else set()
-            if exclude is not None and len(exclude[row]):
-                items.update(int(i) for i in exclude[row])
-            blocked.append(items)
+        allowed = ~mask_matrix(n_items, histories, exclude_seen, exclude, candidates)  # [B, N]
         out_idx = np.full((len(histories), k_eff), -1, dtype=np.int64)
         out_scores = np.full((len(histories), k_eff), -np.inf)
-        self.lm.to(self.device)  # type: ignore[arg-type]
         width = max(self.config.beam_width, k_eff)
         step = self.config.decode_batch
         for start in range(0, len(histories), step):
@@ -314,8 +302,7 @@ class LLMRecommender(Recommender):
             prompts = [self.prompt_ids(np.asarray(histories[r]), texts[r] or "") for r in rows]
             with torch.no_grad():
                 idx, scores = constrained_beam_search(
-                    self.lm, self.trie, prompts, k_eff, width,
-                    exclude=[blocked[r] for r in rows], allowed=candidates,
+                    self.lm, self.trie, prompts, k_eff, width, allowed=allowed[start : rows.stop],
                     fast_forward=self.config.fast_forward,
                     exact=self.config.exact_scores,
                 )  # fmt: skip
@@ -332,8 +319,9 @@ class LLMRecommender(Recommender):
 
     def _load_state(self, path: Path) -> None:
         lm, tokenizer = load_pretrained(path / LM_FOLDER)
-        self._attach(lm.eval(), tokenizer)
         self.device = resolve_device(self.config.device)
+        lm.to(self.device)  # type: ignore[arg-type]  # once here, not per request
+        self._attach(lm.eval(), tokenizer)
 
 
 def _pad(rows: list[list[int]], value: int, device: torch.device) -> torch.Tensor:
@@ -345,8 +333,4 @@ def _pad(rows: list[list[int]], value: int, device: torch.device) -> torch.Tenso
 
 
 def _mask(rows: list[list[int]], device: torch.device) -> torch.Tensor:
-    width = max(len(r) for r in rows)
-    out = torch.zeros((len(rows), width), dtype=torch.long)
-    for i, r in enumerate(rows):
-        out[i, : len(r)] = 1
-    return out.to(device)
+    return _pad([[1] * len(r) for r in rows], 0, device)

@@ -14,7 +14,7 @@ model and SASRec on ml-100k, at one split, with 5% of the items held out of trai
 
 Writes the "llm" section of docs/benchmarks.md and its rows in docs/benchmarks.json.
 
-Usage: python benchmarks/llm.py --out docs [--max-examples 1500] [--users 200] [--seed 0]
+Usage: python benchmarks/llm.py --out docs [--max-examples 800] [--users 100] [--seed 0]
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from genrec.data import load_builtin
 from genrec.data.split import SequenceSplit, leave_one_out
 from genrec.evaluation import evaluate
 from genrec.generative.recommender import GenerativeConfig, GenerativeRecommender
+from genrec.generative.requests import RequestSynthesizer
 from genrec.llm.recommender import LLMConfig, LLMRecommender
 from genrec.recommender import Recommender
 
@@ -74,12 +75,27 @@ def latency(model: Recommender, split: SequenceSplit, n: int, batch: int = 1) ->
     return {"median_ms": float(np.median(times)), "p95_ms": float(np.percentile(times, 95))}
 
 
+def request_token_counts(model: LLMRecommender, categories: list[tuple[str, ...]]
+                         ) -> dict[str, float]:  # fmt: skip
+    """Mean tokens and characters of the synthesized requests per language, as the LLM's
+    tokenizer splits them (SmolLM2's byte-level BPE has few Chinese merges)."""
+    assert model.tokenizer is not None
+    out: dict[str, float] = {}
+    texts = RequestSynthesizer(categories).vocabulary_with_genres()
+    for lang in ("en", "zh"):
+        chosen = [t for t, _, language in texts if language == lang]
+        tokens = [len(model.tokenizer(t, add_special_tokens=False)["input_ids"]) for t in chosen]
+        out[f"request_tokens_{lang}"] = float(np.mean(tokens))
+        out[f"request_chars_{lang}"] = float(np.mean([len(t) for t in chosen]))
+    return out
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", default="docs")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--base", default="smollm2")
-    parser.add_argument("--max-examples", type=int, default=320, help="LLM training examples")
+    parser.add_argument("--max-examples", type=int, default=800, help="LLM training examples")
     parser.add_argument("--epochs", type=int, default=1, help="LLM epochs")
     parser.add_argument("--users", type=int, default=100, help="evaluated users (not cold)")
     parser.add_argument("--cold-users", type=int, default=40)
@@ -141,6 +157,8 @@ def main() -> int:
             row["seconds_per_1k_examples"] = info.get("seconds_per_1k_examples")
             row["examples_seen"] = info.get("examples_seen")
             row["trie_nodes"] = info.get("trie_nodes")
+            row["training_positions"] = info.get("training_positions")
+            row.update(request_token_counts(model, catalog.categories))
             row["latency_batch16"] = latency(model, warm, args.latency_requests, batch=16)
             base_config = model.config
             model.config = replace(base_config, exact_scores=True)
@@ -165,6 +183,8 @@ def main() -> int:
 def report(rows: list[dict[str, Any]], args: argparse.Namespace, minutes: float, n_cold: int
            ) -> list[str]:  # fmt: skip
     llm = rows[-1]
+    per_1k = llm.get("seconds_per_1k_examples") or 0.0
+    full_hours = per_1k * (llm.get("training_positions") or 0) / 1000 / 3600
     lines = [
         "## LLM backbone (`make bench-llm`)",
         "",
@@ -213,6 +233,16 @@ def report(rows: list[dict[str, Any]], args: argparse.Namespace, minutes: float,
         f"| exact, no fast-forward (settled beams stepped token by token) | "
         f"{llm['latency_no_fast_forward']['median_ms']:.0f} |",
         f"| default, 16 requests decoded together | {llm['latency_batch16']['median_ms']:.0f} |",
+        "",
+        f"What the full run needs: at {llm.get('seconds_per_1k_examples')} s per 1k examples, "
+        f"one epoch over all {llm.get('training_positions')} training positions would take "
+        f"{full_hours:.0f} h on this CPU; that is GPU work. Chinese requests: the synthesized "
+        f"requests average {llm['request_chars_en']:.0f} characters / "
+        f"{llm['request_tokens_en']:.1f} tokens in English and {llm['request_chars_zh']:.0f} "
+        f"characters / {llm['request_tokens_zh']:.1f} tokens in Chinese (byte-level pieces), "
+        f"{llm['request_tokens_zh'] / llm['request_tokens_en']:.1f}x the tokens of an English "
+        "one; they fit the prompt template as they are (a small "
+        "part of the prompt), and whether the model follows them is the ZH column above.",
     ]
     return lines
 

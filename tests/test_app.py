@@ -334,6 +334,23 @@ def test_any_saved_model_can_be_served_a_baseline_ignores_the_request(tmp_path):
         assert len(body["items"]) == 3 and not body["fallback"]
 
 
+def test_an_llm_model_is_served_the_same_way(tmp_path, tiny_lm_dir):
+    from genrec.llm.recommender import LLMConfig, LLMRecommender
+
+    from synthetic import mixed_dataset
+
+    config = LLMConfig(base=str(tiny_lm_dir), lora=False, epochs=1, max_examples=64)
+    LLMRecommender(config).fit(mixed_dataset(), seed=0).save(tmp_path / "llm")
+    with make_client(tmp_path / "llm") as c:
+        request = {"user_id": "u1", "k": 3, "request": "我想看一部电影"}
+        body = c.post("/v1/recommendations", json=request).json()
+        assert len({i["item_id"] for i in body["items"]}) == 3 and not body["fallback"]
+        assert all(i["title"] in body["text"] for i in body["items"])
+        event = {"user_id": "u1", "item_id": body["items"][0]["item_id"], "event": "like",
+                 "recommendation_id": body["recommendation_id"]}  # fmt: skip
+        assert c.post("/v1/feedback", json=event, headers=AUTH).status_code == 201
+
+
 @pytest.mark.parametrize("every", [{"learn_every": 6}, {"learn_every_minutes": 0.05}])
 def test_online_learning_fine_tunes_after_n_events_or_minutes_and_serves_the_new_version(
     model_root, every

@@ -1,9 +1,12 @@
-"""Learning from feedback: examples from the store, the three objectives, guards, versions."""
+"""Learning from feedback: examples from the store, the three objectives, guards, versions, for
+the native generative model and the LLM backbone."""
 
 from __future__ import annotations
 
+import copy
 import json
 import shutil
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -284,3 +287,52 @@ def test_exported_files_give_the_same_examples_as_the_store(model, store_url, tm
     assert from_files.positives == from_store.positives
     assert from_files.negatives == from_store.negatives
     assert [list(h) for h in from_files.histories] == [list(h) for h in from_store.histories]
+
+
+# --- the LLM backbone learns from the same feedback ------------------------------------------
+@pytest.fixture(scope="module")
+def llm_model(tiny_lm_dir):
+    from genrec.llm.recommender import LLMConfig, LLMRecommender
+
+    config = LLMConfig(base=str(tiny_lm_dir), lora=False, lr=3e-3, epochs=3, batch_size=16,
+                       max_examples=0, request_probability=0.0, beam_width=24)  # fmt: skip
+    return LLMRecommender(config).fit(mixed_dataset(), seed=0)
+
+
+@pytest.mark.parametrize("lora", [False, True])
+def test_the_llm_backbone_learns_from_feedback_too(llm_model, tmp_path, lora):
+    model = copy.copy(llm_model)
+    model.config = replace(llm_model.config, lora=lora, lora_r=8)
+    url = log_beta_lovers(model, f"sqlite:///{tmp_path / 'fb.sqlite3'}")
+    examples = build_examples(model, *read_feedback(url))
+    before = beta_share(model, USERS)
+    config = FinetuneConfig(epochs=6, lr=1e-2 if lora else 3e-3, batch_size=8, kl_weight=0.1)
+    tuned, report = finetune(model, examples, config)
+    # The most a top-5 list can hold: the beta items the user has not seen yet.
+    unseen_beta = [sum(model.catalog.item_ids[i].startswith("b") for i in range(20)
+                       if i not in set(model.histories[u].tolist())) for u in USERS]  # fmt: skip
+    ceiling = float(np.mean([min(n, 5) / 5 for n in unseen_beta]))
+    assert before < ceiling - 0.1
+    assert beta_share(tuned, USERS) == pytest.approx(ceiling)
+    assert report["steps"] == 6 * 3
+    assert beta_share(model, USERS) == before  # the original model is untouched
+    if lora:
+        assert not any("lora" in name for name, _ in tuned.lm.named_parameters()), "merged"
+
+
+def test_cli_finetune_and_new_items_work_for_an_llm_model(llm_model, tmp_path, capsys):
+    import pandas as pd
+
+    root = tmp_path / "models"
+    llm_model.save(root / "v0001")
+    url = log_beta_lovers(llm_model, f"sqlite:///{tmp_path / 'f.sqlite3'}")
+    fresh = tmp_path / "new.csv"
+    new_item = {"item_id": ["b99"], "title": ["Beta chronicle volume 99"]}
+    pd.DataFrame(new_item).to_csv(fresh, index=False)
+    argv = ["finetune", "--model-dir", str(root), "--feedback", url, "--new-items", str(fresh),
+            "--no-validate", "--quiet"]  # fmt: skip
+    assert main(argv) == 0
+    assert "1 added" in capsys.readouterr().err
+    tuned = Recommender.load(resolve_model_dir(root))
+    assert tuned.kind == "llm" and "b99" in tuned.catalog
+    assert "b99" in {r.item_id for r in tuned.recommend(user="u0", k=20)}

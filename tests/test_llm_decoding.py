@@ -320,7 +320,10 @@ def test_prefix_scores_complete_titles_without_the_model_and_bound_the_exact_one
     exact = score_all_titles(model, trie, prompt_ids)
     for row in range(len(prompt_ids)):
         assert len(set(items[row].tolist())) == 6 and (items[row] >= 0).all()
-        assert (scores[row] >= exact[row, items[row]] - 1e-6).all()
+        # A bound up to float32 rounding: the prefix is summed step by step here and in one
+        # teacher-forced batch there, so a title whose remaining tokens are near-certain can
+        # come out a few 1e-6 above its prefix score.
+        assert (scores[row] >= exact[row, items[row]] - 1e-4).all()
         assert (np.diff(scores[row]) <= 0).all()
 
 

@@ -366,13 +366,16 @@ def cmd_finetune(args: argparse.Namespace) -> int:
         read_feedback,
         save_version,
     )
+    from genrec.llm.recommender import LLMRecommender
     from genrec.serving.service import CURRENT_FILE, model_version, resolve_model_dir
 
     root = Path(args.model_dir)
     parent = resolve_model_dir(root)
     model = Recommender.load(parent)
-    if not isinstance(model, GenerativeRecommender):
-        raise ConfigError(f"{parent} holds a '{model.kind}' model; finetune needs a generative one")
+    if not isinstance(model, GenerativeRecommender | LLMRecommender):
+        raise ConfigError(
+            f"{parent} holds a '{model.kind}' model; finetune needs a generative or llm one"
+        )
     in_versions = parent != root
     if args.out:
         out = Path(args.out)

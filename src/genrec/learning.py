@@ -1,4 +1,5 @@
-"""Learning from feedback: update a trained generative model from what users did with its lists.
+"""Learning from feedback: update a trained generative or LLM model from what users did with its
+lists.
 
 Feedback events are joined with the list they were served in (the history and request at
 serving time, from the store's served lists), then turned into training signal:
@@ -10,8 +11,14 @@ serving time, from the store's served lists), then turned into training signal:
   negative of the same list (chosen vs rejected, against the previous model as reference), or
   ``reinforce`` weights every served item's log-probability by its reward minus the list's mean
   (a REINFORCE update with a per-list baseline);
-- ``kl_weight`` x KL(previous model || new model) over the whole catalog at the same contexts
-  keeps the model from forgetting what it knew.
+- ``kl_weight`` x KL(previous model || new model) at the same contexts keeps the model from
+  forgetting what it knew: over the whole catalog for the native model; for the LLM backbone
+  (where scoring the catalog costs a forward per title) over the context's labelled items, both
+  distributions renormalised to them.
+
+The LLM backbone trains LoRA adapters on a copy of its weights (merged afterwards) when it was
+trained with LoRA, else every weight; contexts run a few at a time (gradients accumulate over
+a batch), each prompt once with its items' titles teacher-forced over its cache.
 
 Guards: at most ``max_events_per_user`` events per user (the latest) so no one user steers the
 model; events about unknown items or users are kept in the store but skipped here and counted.
@@ -26,7 +33,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import numpy as np
 import pandas as pd
@@ -40,12 +47,15 @@ from genrec.data.tables import read_table
 from genrec.evaluation import evaluate
 from genrec.generative.decoding import score_all_items
 from genrec.generative.recommender import GenerativeRecommender
-from genrec.recommender import ModelDirError
+from genrec.llm.decoding import title_logprobs
+from genrec.llm.recommender import LLMRecommender
+from genrec.recommender import ModelDirError, Recommender
 from genrec.training import seed_everything
 
 POSITIVE_EVENTS = ("purchase", "like", "click")
 NEGATIVE_EVENTS = ("dislike", "skip")
 OBJECTIVES = ("sft", "dpo", "reinforce")
+ModelT = TypeVar("ModelT", bound=Recommender)
 
 
 @dataclass(frozen=True)
@@ -111,7 +121,7 @@ def _label(row: Any, config: FinetuneConfig) -> int:
 
 
 def build_examples(
-    model: GenerativeRecommender,
+    model: Recommender,
     feedback: pd.DataFrame,
     served: pd.DataFrame | None = None,
     config: FinetuneConfig | None = None,
@@ -185,89 +195,218 @@ def build_examples(
     return out
 
 
+# ------------------------------------------------------------------------------ backbones
+class _Native:
+    """The native generative model: every item's path log-probability at each context (the
+    whole catalog, cheap), so the KL term covers the catalog."""
+
+    whole_catalog = True
+    micro_batch: int | None = None  # the whole batch in one forward
+
+    def __init__(self, model: GenerativeRecommender) -> None:
+        self.model = model
+
+    def trainable_copy(self) -> GenerativeRecommender:
+        new = copy.copy(self.model)
+        new.net = copy.deepcopy(self.model._require_net())
+        new.fit_info = dict(self.model.fit_info)
+        new.net.eval()  # no dropout: the reference and the update see the same function
+        return new
+
+    def parameters(self, new: Recommender) -> list[torch.nn.Parameter]:
+        return list(cast(GenerativeRecommender, new)._require_net().parameters())
+
+    def logprobs(
+        self, model: Recommender, histories: list[np.ndarray], requests: list[str],
+        items: list[list[int]],
+    ) -> list[torch.Tensor]:  # fmt: skip
+        generative = cast(GenerativeRecommender, model)
+        net = generative._require_net()
+        return list(score_all_items(net, generative.start_states(histories, requests, net)))
+
+    def finish(self, new: Recommender) -> Recommender:
+        cast(GenerativeRecommender, new)._require_net().eval()
+        return new
+
+
+class _Titles:
+    """The LLM backbone: log-probabilities of the titles of a context's labelled items only
+    (the whole catalog would be a forward per item), so the KL term is over those items,
+    renormalised. LoRA adapters on a copy (merged at the end) when the model was trained with
+    LoRA, else every weight."""
+
+    whole_catalog = False
+    micro_batch: int | None = 4  # contexts per forward: bounds the activations kept for backward
+
+    def __init__(self, model: LLMRecommender) -> None:
+        self.model = model
+        self.peft: Any = None
+
+    def trainable_copy(self) -> LLMRecommender:
+        if self.model.lm is None:
+            raise RuntimeError("LLMRecommender is not fitted; call fit() or load()")
+        new = copy.copy(self.model)
+        lm = copy.deepcopy(self.model.lm)
+        if self.model.config.lora:
+            from peft import LoraConfig, TaskType, get_peft_model
+
+            cfg = self.model.config
+            task = TaskType.SEQ_2_SEQ_LM if self.model.encoder_decoder else TaskType.CAUSAL_LM
+            lora = LoraConfig(task_type=task, r=cfg.lora_r, lora_alpha=cfg.lora_alpha,
+                              lora_dropout=0.0, target_modules="all-linear")  # fmt: skip
+            self.peft = get_peft_model(lm, lora)
+            lm = self.peft.get_base_model()  # the same modules, adapters injected
+        new.lm = lm.eval()
+        new.fit_info = dict(self.model.fit_info)
+        return new
+
+    def parameters(self, new: Recommender) -> list[torch.nn.Parameter]:
+        lm = cast(LLMRecommender, new).lm
+        assert lm is not None
+        return [p for p in lm.parameters() if p.requires_grad]
+
+    def logprobs(
+        self, model: Recommender, histories: list[np.ndarray], requests: list[str],
+        items: list[list[int]],
+    ) -> list[torch.Tensor]:  # fmt: skip
+        llm = cast(LLMRecommender, model)
+        assert llm.lm is not None and llm.trie is not None
+        prompts = [llm.prompt_ids(h, r) for h, r in zip(histories, requests, strict=True)]
+        rows = title_logprobs(llm.lm, llm.trie, prompts, items)
+        return [r.float().cpu() for r in rows]
+
+    def finish(self, new: Recommender) -> Recommender:
+        llm = cast(LLMRecommender, new)
+        if self.peft is not None:
+            llm.lm = self.peft.merge_and_unload()
+        assert llm.lm is not None
+        llm.lm.eval()
+        return llm
+
+
+def _backbone(model: Recommender) -> _Native | _Titles:
+    if isinstance(model, GenerativeRecommender):
+        return _Native(model)
+    if isinstance(model, LLMRecommender):
+        return _Titles(model)
+    raise TypeError(f"learning from feedback needs a generative or llm model, not '{model.kind}'")
+
+
+def _scored_items(backbone: _Native | _Titles, examples: FeedbackExamples) -> list[list[int]]:
+    """Per context, the items whose log-probabilities the backbone computes (for the native
+    model the whole catalog, so an item's position is its index)."""
+    if backbone.whole_catalog:
+        return [[] for _ in range(len(examples))]
+    return [sorted(set(p) | set(n)) for p, n in zip(examples.positives, examples.negatives,
+                                                    strict=True)]  # fmt: skip
+
+
 def reference_logprobs(
-    model: GenerativeRecommender, examples: FeedbackExamples, batch_size: int = 256
-) -> torch.Tensor:
-    """The current model's path log-probabilities of every item at every context: [C, N]."""
-    net = model._require_net()
-    out = []
+    model: Recommender, examples: FeedbackExamples, batch_size: int = 256
+) -> list[torch.Tensor]:
+    """The current model's log-probabilities at every context (for the native model every
+    item, [N] per context; for the LLM the context's labelled items)."""
+    backbone = _backbone(model)
+    scored = _scored_items(backbone, examples)
+    step = min(batch_size, backbone.micro_batch or batch_size)
+    out: list[torch.Tensor] = []
     with torch.no_grad():
-        for start in range(0, len(examples), batch_size):
-            rows = range(start, min(start + batch_size, len(examples)))
-            state = model.start_states(
-                [examples.histories[r] for r in rows], [examples.requests[r] for r in rows], net
-            )
-            out.append(score_all_items(net, state))
-    return torch.cat(out)
+        for start in range(0, len(examples), step):
+            rows = range(start, min(start + step, len(examples)))
+            out += backbone.logprobs(
+                model, [examples.histories[r] for r in rows], [examples.requests[r] for r in rows],
+                [scored[r] for r in rows],
+            )  # fmt: skip
+    return out
 
 
-def _batch_loss(
-    model: GenerativeRecommender,
-    ref_all: torch.Tensor,
+def _slots(scored: list[int], items: list[int]) -> list[int]:
+    """Positions of ``items`` in a context's log-probability vector."""
+    if not scored:  # the whole catalog
+        return list(items)
+    where = {item: n for n, item in enumerate(scored)}
+    return [where[i] for i in items]
+
+
+def _normalizers(examples: FeedbackExamples, rows: Sequence[int]) -> dict[str, int]:
+    """Term counts of a batch, so its loss is the same sum over any split into chunks."""
+    return {
+        "sft": sum(len(examples.positives[r]) for r in rows),
+        "dpo": sum(len(examples.positives[r]) * len(examples.negatives[r]) for r in rows),
+        "reinforce": sum(
+            len(examples.positives[r]) + len(examples.negatives[r]) >= 2 for r in rows
+        ),
+        "kl": len(rows),
+    }
+
+
+def _chunk_loss(
+    backbone: _Native | _Titles,
+    model: Recommender,
+    ref: list[torch.Tensor],
+    scored: list[list[int]],
     examples: FeedbackExamples,
     rows: Sequence[int],
+    norm: dict[str, int],
     config: FinetuneConfig,
 ) -> tuple[torch.Tensor, dict[str, float]]:
-    net = model._require_net()
-    histories = [examples.histories[r] for r in rows]
-    requests = [examples.requests[r] for r in rows]
-    logp = score_all_items(net, model.start_states(histories, requests))  # [B, N]
-    ref_logp = ref_all[list(rows)]
-    parts: dict[str, torch.Tensor] = {}
-    pos_terms = [logp[b, i] for b, r in enumerate(rows) for i in examples.positives[r]]
-    if pos_terms:
-        parts["sft"] = -torch.stack(pos_terms).mean()
-    if config.objective == "dpo":
-        margins = []
-        for b, r in enumerate(rows):
-            for c in examples.positives[r]:
-                for j in examples.negatives[r]:
-                    margins.append((logp[b, c] - ref_logp[b, c]) - (logp[b, j] - ref_logp[b, j]))
-        if margins:
-            parts["dpo"] = -F.logsigmoid(config.beta * torch.stack(margins)).mean()
-    elif config.objective == "reinforce":
-        terms = []
-        for b, r in enumerate(rows):
-            items = examples.positives[r] + examples.negatives[r]
-            rewards = torch.tensor([1.0] * len(examples.positives[r])
-                                   + [-1.0] * len(examples.negatives[r]))  # fmt: skip
-            if len(items) < 2:
-                continue  # a baseline of one item leaves no signal
-            advantage = rewards - rewards.mean()
-            terms.append(-(advantage * logp[b, items]).sum())
-        if terms:
-            parts["reinforce"] = torch.stack(terms).mean()
-    # KL(previous || new) over the whole catalog at these contexts.
-    parts["kl"] = (ref_logp.exp() * (ref_logp - logp)).sum(dim=1).mean()
+    """The contribution of ``rows`` to their batch's loss (each term divided by the batch's
+    count of such terms) and each part's contribution."""
+    logps = backbone.logprobs(
+        model, [examples.histories[r] for r in rows], [examples.requests[r] for r in rows],
+        [scored[r] for r in rows],
+    )  # fmt: skip
+    sums: dict[str, torch.Tensor] = {}
+
+    def add(part: str, value: torch.Tensor) -> None:
+        sums[part] = sums.get(part, torch.zeros(())) + value / norm[part]
+
+    for logp, r in zip(logps, rows, strict=True):
+        ref_logp = ref[r]
+        pos = _slots(scored[r], examples.positives[r])
+        neg = _slots(scored[r], examples.negatives[r])
+        if pos:
+            add("sft", -logp[pos].sum())
+        if config.objective == "dpo" and pos and neg:
+            gain = logp - ref_logp
+            margins = gain[pos][:, None] - gain[neg][None, :]
+            add("dpo", -F.logsigmoid(config.beta * margins).sum())
+        elif config.objective == "reinforce" and len(pos) + len(neg) >= 2:
+            rewards = torch.tensor([1.0] * len(pos) + [-1.0] * len(neg))
+            add("reinforce", -((rewards - rewards.mean()) * logp[pos + neg]).sum())
+        # KL(previous || new) at this context: over the whole catalog (native), or over the
+        # scored items with both distributions renormalised to them (LLM).
+        new_lp, old_lp = logp, ref_logp
+        if not backbone.whole_catalog:
+            new_lp, old_lp = logp.log_softmax(0), ref_logp.log_softmax(0)
+        add("kl", (old_lp.exp() * (old_lp - new_lp)).sum())
     weight = {"sft": config.sft_weight if config.objective != "sft" else 1.0,
               "dpo": 1.0, "reinforce": 1.0, "kl": config.kl_weight}  # fmt: skip
-    total = sum((weight[k] * v for k, v in parts.items()), torch.zeros(()))
-    return total, {k: float(v.detach()) for k, v in parts.items()}
+    total = sum((weight[k] * v for k, v in sums.items()), torch.zeros(()))
+    return total, {k: float(v.detach()) for k, v in sums.items()}
 
 
 def finetune(
-    model: GenerativeRecommender,
+    model: ModelT,
     examples: FeedbackExamples,
     config: FinetuneConfig | None = None,
     *,
     progress: bool = False,
-) -> tuple[GenerativeRecommender, dict[str, Any]]:
-    """A new model updated on the examples (the given one is left as it was)."""
+) -> tuple[ModelT, dict[str, Any]]:
+    """A new model updated on the examples (the given one is left as it was). Works for the
+    native generative model and the LLM backbone."""
     config = config or FinetuneConfig()
     config.validate()
     if not len(examples):
         raise ValueError("no usable feedback: nothing to learn from (see the counts)")
     seed_everything(config.seed)
     rng = np.random.default_rng(config.seed)
-    reference = model._require_net()
-    reference.eval()
-    ref_all = reference_logprobs(model, examples)
-    new = copy.copy(model)
-    new.net = copy.deepcopy(reference)
-    new.fit_info = dict(model.fit_info)
-    net = new._require_net()
-    net.eval()  # no dropout: the reference and the update see the same function
-    optimizer = torch.optim.Adam(net.parameters(), lr=config.lr)
+    backbone = _backbone(model)
+    ref = reference_logprobs(model, examples)
+    scored = _scored_items(backbone, examples)
+    new = backbone.trainable_copy()
+    params = backbone.parameters(new)
+    optimizer = torch.optim.Adam(params, lr=config.lr)
     history: list[dict[str, float]] = []
     steps = 0
     bar = tqdm(range(config.epochs), desc="finetune", unit="epoch", disable=not progress)
@@ -277,19 +416,23 @@ def finetune(
         batches = 0
         for start in range(0, len(order), config.batch_size):
             rows = [int(r) for r in order[start : start + config.batch_size]]
-            loss, parts = _batch_loss(new, ref_all, examples, rows, config)
+            norm = _normalizers(examples, rows)
+            chunk = backbone.micro_batch or len(rows)
             optimizer.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+            for at in range(0, len(rows), chunk):
+                loss, parts = _chunk_loss(backbone, new, ref, scored, examples,
+                                          rows[at : at + chunk], norm, config)  # fmt: skip
+                loss.backward()  # gradients add up over the chunks of the batch
+                for k, v in parts.items():
+                    sums[k] += v
+            torch.nn.utils.clip_grad_norm_(params, 1.0)
             optimizer.step()
             steps += 1
             batches += 1
-            for k, v in parts.items():
-                sums[k] += v
         epoch = {k: v / max(batches, 1) for k, v in sums.items()}
         history.append(epoch)
         bar.set_postfix({k: f"{v:.3f}" for k, v in epoch.items()})
-    net.eval()
+    tuned = backbone.finish(new)
     report = {
         "objective": config.objective,
         "config": asdict(config),
@@ -298,7 +441,7 @@ def finetune(
         "steps": steps,
         "losses": history,
     }
-    return new, report
+    return cast(ModelT, tuned), report
 
 
 def relative_change(before: float, after: float) -> float:
@@ -313,7 +456,7 @@ def next_version_dir(root: Path) -> Path:
 
 
 def save_version(
-    model: GenerativeRecommender,
+    model: Recommender,
     out: Path,
     *,
     parent: Path,
@@ -355,8 +498,8 @@ class Promotion:
 
 
 def promotion_check(
-    before_model: GenerativeRecommender,
-    after_model: GenerativeRecommender,
+    before_model: Recommender,
+    after_model: Recommender,
     split: SequenceSplit | None,
     tolerance: float,
 ) -> Promotion:

@@ -185,19 +185,26 @@ class _PromptSession:
 
     def teacher_force(self, requests: np.ndarray, targets: Sequence[Sequence[int]]) -> np.ndarray:
         """Log-probability of each whole target given its prompt: [R] float64 (chunked)."""
-        total = np.zeros(len(targets))
         if not targets:
-            return total
+            return np.zeros(0)
+        return self.teacher_force_tensor(requests, targets).detach().cpu().numpy()
+
+    def teacher_force_tensor(
+        self, requests: np.ndarray, targets: Sequence[Sequence[int]]
+    ) -> torch.Tensor:
+        """:meth:`teacher_force` as a float64 tensor on the model's device, differentiable when
+        gradients are enabled (the prompt's cache included)."""
         longest = max(len(t) for t in targets)
         chunk = max(1, _LOGIT_BUDGET // (longest * self.vocab_size))
-        for start in range(0, len(targets), chunk):
-            part = targets[start : start + chunk]
-            total[start : start + len(part)] = self._teacher_force(
-                requests[start : start + len(part)], part
-            )
-        return total
+        parts = [
+            self._teacher_force(requests[start : start + chunk], targets[start : start + chunk])
+            for start in range(0, len(targets), chunk)
+        ]
+        return torch.cat(parts)
 
-    def _teacher_force(self, requests: np.ndarray, targets: Sequence[Sequence[int]]) -> np.ndarray:
+    def _teacher_force(
+        self, requests: np.ndarray, targets: Sequence[Sequence[int]]
+    ) -> torch.Tensor:
         rows, length = len(targets), max(len(t) for t in targets) - 1
         req = torch.as_tensor(requests, device=self.device)
         first = torch.as_tensor([t[0] for t in targets], device=self.device)
@@ -214,7 +221,7 @@ class _PromptSession:
         lse = torch.logsumexp(logits, dim=-1)  # [R, L]
         picked = logits.gather(-1, labels.clamp(min=0)[..., None]).squeeze(-1) - lse
         picked = picked.masked_fill(labels < 0, 0.0)
-        return (head.double() + picked.double().sum(dim=1)).cpu().numpy()
+        return head.double() + picked.double().sum(dim=1)
 
 
 def _decoder_start(model: PreTrainedModel) -> int:
@@ -402,3 +409,26 @@ def score_all_titles(
         targets = [trie.target_ids(i) for i in range(n_items)]
         scores = session.teacher_force(np.repeat(np.arange(batch), n_items), targets * batch)
     return scores.reshape(batch, n_items)
+
+
+def title_logprobs(
+    model: PreTrainedModel,
+    trie: TitleTrie,
+    prompt_ids: Sequence[Sequence[int]],
+    items: Sequence[Sequence[int]],
+) -> list[torch.Tensor]:
+    """Log-probability of the targets of ``items[b]`` after prompt ``b``: one float64 tensor
+    per prompt, differentiable when gradients are enabled (learning from feedback).
+
+    Each prompt runs once; its items' targets are teacher-forced over its cache. The model's
+    train/eval mode is the caller's.
+    """
+    if len(items) != len(prompt_ids):
+        raise ValueError(f"{len(prompt_ids)} prompts but {len(items)} item lists")
+    counts = [len(row) for row in items]
+    if not sum(counts):
+        return [torch.zeros(0, dtype=torch.float64) for _ in counts]
+    session = _PromptSession(model, prompt_ids, trie.pad_token_id)
+    requests = np.repeat(np.arange(len(prompt_ids)), counts)
+    targets = [trie.target_ids(int(i)) for row in items for i in row]
+    return list(torch.split(session.teacher_force_tensor(requests, targets), counts))

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, cast
 
 import numpy as np
+import pandas as pd
 import torch
 from tqdm.auto import tqdm
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
@@ -309,6 +310,16 @@ class LLMRecommender(Recommender):
             out_idx[start : start + len(rows)] = idx
             out_scores[start : start + len(rows)] = scores
         return out_idx, out_scores
+
+    def add_items(self, items: pd.DataFrame) -> None:
+        """Add catalog items after training: their titles join the trie, so they can be
+        recommended at once (no retraining; fine-tuning on feedback can refine them). A new
+        title equal to an existing one gets both the " [item_id]" suffix (see
+        :func:`~genrec.llm.titles.unique_titles`)."""
+        if self.lm is None or self.tokenizer is None:
+            raise RuntimeError("LLMRecommender is not fitted; call fit() or load()")
+        self.catalog = self._require_catalog().extended(items)
+        self._attach(self.lm, self.tokenizer)
 
     # -------------------------------------------------------------- persistence
     def _save_state(self, path: Path) -> None:

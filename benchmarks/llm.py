@@ -90,6 +90,28 @@ def request_token_counts(model: LLMRecommender, categories: list[tuple[str, ...]
     return out
 
 
+def prompt_forward_ms(model: LLMRecommender, split: SequenceSplit, n: int) -> dict[str, float]:
+    """Median ms of one forward over a request's prompt, for 1 row and for ``beam_width`` rows:
+    the first is what the decoder pays once per request (its cache then serves every beam and
+    step); the second is the least a decoder that re-ran the prompt for its beams would pay at
+    every step."""
+    import torch
+
+    assert model.lm is not None
+    histories = split.histories("test")[:n]
+    out = {}
+    for rows in (1, model.config.beam_width):
+        times = []
+        for history in histories:
+            ids = torch.tensor([model.prompt_ids(history, "")] * rows)
+            began = time.perf_counter()
+            with torch.no_grad():
+                model.lm(input_ids=ids)
+            times.append((time.perf_counter() - began) * 1000)
+        out[f"prompt_forward_ms_{rows}_rows"] = float(np.median(times))
+    return out
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", default="docs")
@@ -160,6 +182,7 @@ def main() -> int:
             row["training_positions"] = info.get("training_positions")
             row.update(request_token_counts(model, catalog.categories))
             row["latency_batch16"] = latency(model, warm, args.latency_requests, batch=16)
+            row.update(prompt_forward_ms(model, warm, args.latency_requests))
             base_config = model.config
             model.config = replace(base_config, exact_scores=True)
             row["latency_exact_scores"] = latency(model, warm, args.latency_requests)
@@ -185,6 +208,8 @@ def report(rows: list[dict[str, Any]], args: argparse.Namespace, minutes: float,
     llm = rows[-1]
     per_1k = llm.get("seconds_per_1k_examples") or 0.0
     full_hours = per_1k * (llm.get("training_positions") or 0) / 1000 / 3600
+    beam = LLMConfig().beam_width
+    one_row, all_rows = llm["prompt_forward_ms_1_rows"], llm[f"prompt_forward_ms_{beam}_rows"]
     lines = [
         "## LLM backbone (`make bench-llm`)",
         "",
@@ -233,6 +258,11 @@ def report(rows: list[dict[str, Any]], args: argparse.Namespace, minutes: float,
         f"| exact, no fast-forward (settled beams stepped token by token) | "
         f"{llm['latency_no_fast_forward']['median_ms']:.0f} |",
         f"| default, 16 requests decoded together | {llm['latency_batch16']['median_ms']:.0f} |",
+        "",
+        f"Prompt cache: one forward over a request's prompt takes {one_row:.0f} ms; it runs once "
+        f"per request and its key/value cache serves every beam at every step. Run again for "
+        f"the {beam} beams it takes {all_rows:.0f} ms, which a decoder without the shared cache "
+        "would pay at each step on top of the new tokens.",
         "",
         f"What the full run needs: at {llm.get('seconds_per_1k_examples')} s per 1k examples, "
         f"one epoch over all {llm.get('training_positions')} training positions would take "

@@ -205,6 +205,7 @@ class _Native:
 
     def __init__(self, model: GenerativeRecommender) -> None:
         self.model = model
+        model._require_net().eval()  # the reference scores without dropout
 
     def trainable_copy(self) -> GenerativeRecommender:
         new = copy.copy(self.model)
@@ -248,13 +249,8 @@ class _Titles:
         new = copy.copy(self.model)
         lm = copy.deepcopy(self.model.lm)
         if self.model.config.lora:
-            from peft import LoraConfig, TaskType, get_peft_model
-
-            cfg = self.model.config
-            task = TaskType.SEQ_2_SEQ_LM if self.model.encoder_decoder else TaskType.CAUSAL_LM
-            lora = LoraConfig(task_type=task, r=cfg.lora_r, lora_alpha=cfg.lora_alpha,
-                              lora_dropout=0.0, target_modules="all-linear")  # fmt: skip
-            self.peft = get_peft_model(lm, lora)
+            # No adapter dropout: the reference and the update see the same function.
+            self.peft = self.model.with_lora(lm, dropout=0.0)
             lm = self.peft.get_base_model()  # the same modules, adapters injected
         new.lm = lm.eval()
         new.fit_info = dict(self.model.fit_info)
@@ -301,13 +297,15 @@ def _scored_items(backbone: _Native | _Titles, examples: FeedbackExamples) -> li
                                                     strict=True)]  # fmt: skip
 
 
-def reference_logprobs(
-    model: Recommender, examples: FeedbackExamples, batch_size: int = 256
+def _reference_logprobs(
+    backbone: _Native | _Titles,
+    examples: FeedbackExamples,
+    scored: list[list[int]],
+    batch_size: int = 256,
 ) -> list[torch.Tensor]:
     """The current model's log-probabilities at every context (for the native model every
     item, [N] per context; for the LLM the context's labelled items)."""
-    backbone = _backbone(model)
-    scored = _scored_items(backbone, examples)
+    model = backbone.model
     step = min(batch_size, backbone.micro_batch or batch_size)
     out: list[torch.Tensor] = []
     with torch.no_grad():
@@ -402,8 +400,8 @@ def finetune(
     seed_everything(config.seed)
     rng = np.random.default_rng(config.seed)
     backbone = _backbone(model)
-    ref = reference_logprobs(model, examples)
     scored = _scored_items(backbone, examples)
+    ref = _reference_logprobs(backbone, examples, scored)
     new = backbone.trainable_copy()
     params = backbone.parameters(new)
     optimizer = torch.optim.Adam(params, lr=config.lr)

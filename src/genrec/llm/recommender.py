@@ -166,17 +166,7 @@ class LLMRecommender(Recommender):
         started = time.perf_counter()
         model: Any = lm
         if cfg.lora and cfg.epochs > 0:
-            from peft import LoraConfig, TaskType, get_peft_model
-
-            task = TaskType.SEQ_2_SEQ_LM if self.encoder_decoder else TaskType.CAUSAL_LM
-            lora = LoraConfig(
-                task_type=task,
-                r=cfg.lora_r,
-                lora_alpha=cfg.lora_alpha,
-                lora_dropout=cfg.lora_dropout,
-                target_modules="all-linear",
-            )
-            model = get_peft_model(lm, lora)
+            model = self.with_lora(lm, cfg.lora_dropout)
         model.to(self.device)
         trainable = [p for p in model.parameters() if p.requires_grad]
         optimizer = torch.optim.AdamW(trainable, lr=cfg.lr)
@@ -223,6 +213,18 @@ class LLMRecommender(Recommender):
             "final_loss": float(np.mean(losses[-20:])) if losses else None,
             "stopped_by_time": stopped_early, "trie_nodes": int(self.trie.n_nodes),
         })  # fmt: skip
+
+    def with_lora(self, lm: PreTrainedModel, dropout: float) -> Any:
+        """``lm`` wrapped by ``peft`` with fresh LoRA adapters (rank and alpha from the config,
+        every linear layer); only the adapters train. ``merge_and_unload()`` gives plain
+        weights back."""
+        from peft import LoraConfig, TaskType, get_peft_model
+
+        cfg = self.config
+        task = TaskType.SEQ_2_SEQ_LM if self.encoder_decoder else TaskType.CAUSAL_LM
+        lora = LoraConfig(task_type=task, r=cfg.lora_r, lora_alpha=cfg.lora_alpha,
+                          lora_dropout=dropout, target_modules="all-linear")  # fmt: skip
+        return get_peft_model(lm, lora)
 
     def _positions(self, split: SequenceSplit) -> list[tuple[np.ndarray, int, str]]:
         """Every (history so far, next item, the data's request text there) of the training
@@ -314,7 +316,7 @@ class LLMRecommender(Recommender):
     def add_items(self, items: pd.DataFrame) -> None:
         """Add catalog items after training: their titles join the trie, so they can be
         recommended at once (no retraining; fine-tuning on feedback can refine them). A new
-        title equal to an existing one gets both the " [item_id]" suffix (see
+        title equal to an existing one gives both items the " [item_id]" suffix (see
         :func:`~genrec.llm.titles.unique_titles`)."""
         if self.lm is None or self.tokenizer is None:
             raise RuntimeError("LLMRecommender is not fitted; call fit() or load()")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from genrec.generative.recommender import GenerativeConfig, GenerativeRecommender
 from genrec.recommender import Recommender
@@ -107,3 +108,16 @@ def test_exact_scoring_matches_a_wide_beam(trained):
     exact = trained.recommend_indices(histories, 6, exact=True)
     assert np.array_equal(beam[0], exact[0])
     np.testing.assert_allclose(beam[1], exact[1], rtol=1e-5)
+
+
+def test_inference_forward_gives_the_library_start_states(trained):
+    n = len(trained.catalog)
+    limit = trained.config.max_len
+    histories = [np.array([], dtype=np.int64), np.array([3]), np.arange(n)[: limit + 5] % n]
+    histories.append(np.arange(limit - 1) % n)
+    with torch.no_grad():
+        ours = trained.start_states(histories, ["something alpha", "", "", "beta"])
+        library = trained.start_states(
+            histories, ["something alpha", "", "", "beta"], library_forward=True
+        )
+    assert torch.allclose(ours, library, atol=1e-5)

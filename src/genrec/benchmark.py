@@ -10,7 +10,7 @@ import json
 import os
 import platform
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -298,25 +298,17 @@ def request_following(
 
 
 # ------------------------------------------------------------------------------------ speed
-def _timed(fn: Any, repeats: int) -> np.ndarray:
-    times = []
-    for i in range(repeats):
-        started = time.perf_counter()
-        fn(i)
-        times.append(time.perf_counter() - started)
-    return np.array(times) * 1000.0
+Call = Callable[[int], None]
 
 
-def latency_profile(
+def recommend_calls(
     model: Any,
     histories: Sequence[np.ndarray],
     *,
     requests: Sequence[str] | None = None,
-    repeats: int = 200,
     batch: int = 64,
-    warmup: int = 10,
-) -> dict[str, float]:
-    """Single-request top-10 latency (median, p95, ms) and batched throughput (requests/s)."""
+) -> tuple[Call, Call]:
+    """One top-10 request, and one batch of ``batch`` requests, through ``recommend_indices``."""
     n = len(histories)
 
     def one(i: int) -> None:
@@ -328,26 +320,23 @@ def latency_profile(
         reqs = None if requests is None else [requests[r] for r in rows]
         model.recommend_indices([histories[r] for r in rows], 10, requests=reqs)
 
-    _timed(one, warmup)
-    single = _timed(one, repeats)
-    _timed(many, 2)
-    batched = _timed(many, max(repeats // 20, 5))
-    return {
-        "latency_ms_median": float(np.median(single)),
-        "latency_ms_p95": float(np.percentile(single, 95)),
-        "throughput_rps_batch64": float(batch / (np.median(batched) / 1000.0)),
-    }
+    return one, many
 
 
-def generate_latency(
+def generate_calls(
     model: Any,
     histories: Sequence[np.ndarray],
     *,
-    repeats: int = 50,
+    beam_size: int,
+    library_forward: bool = True,
     batch: int = 64,
-    beam_size: int = 10,
-) -> dict[str, float]:
-    """The same network decoded by transformers' generate() with prefix_allowed_tokens_fn."""
+) -> tuple[Call, Call]:
+    """The same network decoded by transformers' generate() with prefix_allowed_tokens_fn.
+
+    ``library_forward``: the history runs through the ``transformers`` GPT-2 forward, as a
+    model built the usual way would; otherwise through genrec's own inference forward, so that
+    only the decoding differs from genrec's.
+    """
     import torch
 
     from genrec.generative.hf_generate import GenerateAdapter
@@ -355,23 +344,51 @@ def generate_latency(
     adapter = GenerateAdapter(model.net).eval()
     n = len(histories)
 
-    def one(i: int) -> None:
+    def decode(rows: list[np.ndarray]) -> None:
         with torch.no_grad():
-            state = model.start_states([histories[i % n]], None)
+            state = model.start_states(rows, None, library_forward=library_forward)
             adapter.generate_items(state, 10, beam_size)
 
-    def many(i: int) -> None:
-        rows = [histories[(i * batch + j) % n] for j in range(batch)]
-        with torch.no_grad():
-            adapter.generate_items(model.start_states(rows, None), 10, beam_size)
+    def one(i: int) -> None:
+        decode([histories[i % n]])
 
-    _timed(one, 3)
-    single = _timed(one, repeats)
-    batched = _timed(many, 3)
+    def many(i: int) -> None:
+        decode([histories[(i * batch + j) % n] for j in range(batch)])
+
+    return one, many
+
+
+def side_by_side(
+    calls: dict[str, tuple[Call, Call]],
+    *,
+    repeats: int = 200,
+    batch_repeats: int = 10,
+    batch: int = 64,
+    warmup: int = 5,
+) -> dict[str, dict[str, float]]:
+    """Single-request latency (median, p95, ms) and throughput at ``batch`` (requests/s) of
+    several decoders, measured in rounds: each round times every decoder once, in an order
+    that rotates, so that a busy moment of a shared machine falls on all of them alike.
+    Ratios between decoders are the ratios of these medians."""
+    names = list(calls)
+    single: dict[str, list[float]] = {name: [] for name in names}
+    batched: dict[str, list[float]] = {name: [] for name in names}
+    for kind, store, rounds in ((0, single, repeats), (1, batched, batch_repeats)):
+        for round_ in range(-warmup, rounds):
+            shift = round_ % len(names)
+            for name in names[shift:] + names[:shift]:
+                fn = calls[name][kind]
+                started = time.perf_counter()
+                fn(round_ + warmup)
+                if round_ >= 0:
+                    store[name].append((time.perf_counter() - started) * 1000.0)
     return {
-        "latency_ms_median": float(np.median(single)),
-        "latency_ms_p95": float(np.percentile(single, 95)),
-        "throughput_rps_batch64": float(batch / (np.median(batched) / 1000.0)),
+        name: {
+            "latency_ms_median": float(np.median(single[name])),
+            "latency_ms_p95": float(np.percentile(single[name], 95)),
+            "throughput_rps_batch64": float(batch / (np.median(batched[name]) / 1000.0)),
+        }
+        for name in names
     }
 
 

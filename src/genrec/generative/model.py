@@ -14,6 +14,7 @@ embeddings, as SASRec ties its output layer.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -57,6 +58,59 @@ def backbone_config(shape: NetworkShape) -> GPT2Config:
         eos_token_id=0,
         attn_implementation="sdpa",
     )
+
+
+def inference_supported(backbone: GPT2Model) -> bool:
+    """Whether :func:`gpt2_inference` computes this backbone's function (GPT-2's defaults)."""
+    cfg = backbone.config
+    return bool(
+        cfg.activation_function in ("gelu_pytorch_tanh", "gelu_new")
+        and cfg.scale_attn_weights
+        and not cfg.scale_attn_by_inverse_layer_idx
+        and not cfg.reorder_and_upcast_attn
+        and cfg.add_cross_attention is False
+    )
+
+
+def gpt2_inference(
+    backbone: GPT2Model, embeds: torch.Tensor, last: torch.Tensor | None = None
+) -> torch.Tensor:
+    """GPT-2's forward pass in eval mode for input embeddings [B, T, D].
+
+    Returns hidden states [B, T, D], or with ``last`` [B] (each row's last real position) only
+    those rows' states [B, D]: the final block then attends from, and transforms, one position
+    per row. Inputs are left-aligned and padded on the right, so causal attention alone keeps
+    padding out of every real position: the outputs there equal ``backbone(inputs_embeds=...,
+    attention_mask=...)`` (tests check it); rows at padding positions are not meaningful.
+    Written out because the library's forward spends most of its time on a CPU outside the
+    matrix products for a model this small (2 layers, 64 wide).
+    """
+    heads = backbone.config.n_head
+    b, t, d = embeds.shape
+    x = embeds + backbone.wpe.weight[:t]  # [B, T, D]
+    blocks: list[Any] = list(backbone.h)  # GPT2Block modules
+    for index, block in enumerate(blocks):
+        a = F.layer_norm(x, (d,), block.ln_1.weight, block.ln_1.bias, block.ln_1.eps)
+        qkv = torch.addmm(block.attn.c_attn.bias, a.reshape(-1, d), block.attn.c_attn.weight)
+        q, k, v = qkv.view(b, t, 3, heads, d // heads).permute(2, 0, 3, 1, 4)  # [B, H, T, Dh]
+        if last is not None and index == len(blocks) - 1:
+            rows = torch.arange(b, device=x.device)
+            q = q[rows, :, last].unsqueeze(2)  # [B, H, 1, Dh]
+            keys = torch.arange(t, device=x.device)[None, None, None] <= last[:, None, None, None]
+            att = F.scaled_dot_product_attention(q, k, v, attn_mask=keys)  # [B, H, 1, Dh]
+            x = x[rows, last].unsqueeze(1)  # [B, 1, D]
+            t = 1
+        else:
+            att = F.scaled_dot_product_attention(q, k, v, is_causal=True)  # [B, H, T, Dh]
+        att = att.transpose(1, 2).reshape(b * t, d)
+        x = x + torch.addmm(block.attn.c_proj.bias, att, block.attn.c_proj.weight).view(b, t, d)
+        m = F.layer_norm(x, (d,), block.ln_2.weight, block.ln_2.bias, block.ln_2.eps)
+        inner = torch.addmm(block.mlp.c_fc.bias, m.reshape(-1, d), block.mlp.c_fc.weight)
+        inner = F.gelu(inner, approximate="tanh")
+        x = x + torch.addmm(block.mlp.c_proj.bias, inner, block.mlp.c_proj.weight).view(b, t, d)
+    ln: Any = backbone.ln_f
+    out = F.layer_norm(x, (d,), ln.weight, ln.bias, ln.eps)
+    return out if last is None else out[:, 0]
 
 
 class GenerativeNet(nn.Module):
@@ -105,11 +159,39 @@ class GenerativeNet(nn.Module):
         return x
 
     def encode(self, ids: torch.Tensor) -> torch.Tensor:
-        """Hidden states [B, T, D] for left-aligned, right-padded id sequences [B, T]."""
+        """Hidden states [B, T, D] for left-aligned, right-padded id sequences [B, T].
+
+        Training runs the ``transformers`` GPT-2. Inference (eval mode, no gradients) runs
+        :func:`gpt2_inference` over the same weights: the same function at every real position,
+        without the library's per-call mask building and dispatch, which on a CPU cost more than
+        the arithmetic of this small model.
+        """
+        if self._use_inference_forward():
+            return gpt2_inference(self.backbone, self.embed_items(ids))
         mask = (ids > 0).to(torch.long)
         out = self.backbone(inputs_embeds=self.embed_items(ids), attention_mask=mask)
         hidden: torch.Tensor = out.last_hidden_state
         return hidden
+
+    def encode_last(
+        self, ids: torch.Tensor, last: torch.Tensor, *, library_forward: bool = False
+    ) -> torch.Tensor:
+        """Hidden states [B, D] at each row's last real position ``last`` [B] (as ``encode``).
+        ``library_forward``: always run the ``transformers`` forward (for comparisons)."""
+        if library_forward:
+            mask = (ids > 0).to(torch.long)
+            out = self.backbone(inputs_embeds=self.embed_items(ids), attention_mask=mask)
+            hidden: torch.Tensor = out.last_hidden_state
+        elif self._use_inference_forward():
+            return gpt2_inference(self.backbone, self.embed_items(ids), last)
+        else:
+            hidden = self.encode(ids)
+        return hidden[torch.arange(len(ids), device=ids.device), last]
+
+    def _use_inference_forward(self) -> bool:
+        return (
+            not self.training and not torch.is_grad_enabled() and inference_supported(self.backbone)
+        )
 
     def start_state(self, hidden: torch.Tensor, requests: torch.Tensor | None) -> torch.Tensor:
         """Fuse hidden states [..., D] with request vectors [..., R] (None or zero rows = none)."""
@@ -135,10 +217,12 @@ class GenerativeNet(nn.Module):
         a CPU one BLAS call beats gathering a [..., C, D] block, and its backward is dense.
         """
         weight, bias = self.node_table(depth)
-        every = state @ weight.T + bias  # [..., M_d]
-        lead = torch.broadcast_shapes(every.shape[:-1], children.shape[:-1])
-        children = children.expand(*lead, children.shape[-1])
-        every = every.expand(*lead, every.shape[-1])
+        every = torch.addmm(bias, state.reshape(-1, state.shape[-1]), weight.T)
+        every = every.view(*state.shape[:-1], -1)  # [..., M_d]
+        if every.shape[:-1] != children.shape[:-1]:
+            lead = torch.broadcast_shapes(every.shape[:-1], children.shape[:-1])
+            children = children.expand(*lead, children.shape[-1])
+            every = every.expand(*lead, every.shape[-1])
         logits = every.gather(-1, children.clamp(min=0))  # [..., C]
         logits = logits.masked_fill(children < 0, float("-inf"))
         return F.log_softmax(logits, dim=-1)

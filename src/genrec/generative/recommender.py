@@ -282,21 +282,29 @@ class GenerativeRecommender(Recommender):
         histories: Sequence[np.ndarray],
         requests: Sequence[str] | None,
         net: GenerativeNet | None = None,
+        *,
+        library_forward: bool = False,
     ) -> torch.Tensor:
         """Decoder start states [B, D] for histories and optional request texts (by ``net``,
-        default this model's)."""
+        default this model's). ``library_forward`` runs the backbone through ``transformers``
+        even where genrec's own inference forward would (the benchmark's comparison)."""
         net = net if net is not None else self._require_net()
         n_items = net.shape.n_items
         max_len = self.config.max_len
-        ids = torch.zeros(len(histories), max_len, dtype=torch.long)
-        last = torch.zeros(len(histories), dtype=torch.long)
-        for row, hist in enumerate(histories):
+        seqs = []
+        for hist in histories:
             seq = np.asarray(hist, dtype=np.int64)
-            seq = np.concatenate([[n_items], seq]) if len(seq) < max_len else seq[-max_len:]
+            seqs.append(np.concatenate([[n_items], seq]) if len(seq) < max_len else seq[-max_len:])
+        # Right padding only up to the longest row: positions are counted from the left, so
+        # the states at real positions do not depend on the padded width.
+        ids = torch.zeros(len(seqs), max((len(s) for s in seqs), default=1), dtype=torch.long)
+        last = torch.zeros(len(seqs), dtype=torch.long)
+        for row, seq in enumerate(seqs):
             ids[row, : len(seq)] = torch.from_numpy(seq + 1)
             last[row] = len(seq) - 1
-        hidden = net.encode(ids.to(self.device))  # [B, T, D]
-        hidden = hidden[torch.arange(len(histories)), last.to(self.device)]  # [B, D]
+        hidden = net.encode_last(
+            ids.to(self.device), last.to(self.device), library_forward=library_forward
+        )  # [B, D]
         vectors = None
         if requests is not None and any(r.strip() for r in requests):
             texts = [r.strip() for r in requests]

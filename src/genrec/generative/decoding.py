@@ -13,9 +13,42 @@ All work is batched tensor operations: one loop over depths (3 by default), none
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 
 from genrec.generative.model import GenerativeNet
+
+
+@dataclass
+class Guidance:
+    """Request guidance: each depth's distribution over a node's children becomes
+    ``log_softmax((1 + weight) * log p(child | request) - weight * log p(child | no request))``
+    (classifier-free guidance), so a request weighs more than the model alone would give it.
+    ``free`` holds the start states without the request [B, D]; on rows with no request they
+    equal the conditioned ones and guidance changes nothing. Scores stay path
+    log-probabilities, of the guided distribution."""
+
+    free: torch.Tensor
+    weight: float
+
+
+def guided_logp(
+    net: GenerativeNet,
+    states: torch.Tensor,
+    free_states: torch.Tensor | None,
+    children: torch.Tensor,
+    depth: int,
+    weight: float,
+) -> torch.Tensor:
+    """Log-probabilities over children [..., C], guided when ``free_states`` is given."""
+    logp = net.child_logits(states, children, depth)
+    if free_states is None:
+        return logp
+    free = net.child_logits(free_states, children, depth)
+    valid = torch.isfinite(logp)
+    mixed = torch.where(valid, (1 + weight) * logp - weight * free, float("-inf"))
+    return torch.log_softmax(mixed, dim=-1)
 
 
 def beam_search(
@@ -24,6 +57,7 @@ def beam_search(
     allowed: torch.Tensor | None,
     k: int,
     beam_size: int,
+    guidance: Guidance | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Top-k items per row. state [B, D] start states; allowed [B, N] bool or None.
 
@@ -37,9 +71,11 @@ def beam_search(
     nodes = torch.zeros(batch, 1, dtype=torch.long, device=state.device)  # root
     totals = torch.zeros(batch, 1, device=state.device)  # [B, W]
     states = state.unsqueeze(1)  # [B, W, D]
+    free = guidance.free.unsqueeze(1) if guidance is not None else None  # [B, W, D]
+    weight = guidance.weight if guidance is not None else 0.0
     for depth in range(depth_count):
         children = trie.children[depth][nodes]  # [B, W, C]
-        logp = net.child_logits(states, children, depth)  # [B, W, C]
+        logp = guided_logp(net, states, free, children, depth, weight)  # [B, W, C]
         scores = totals.unsqueeze(-1) + logp
         valid = children >= 0
         if counts is not None:
@@ -53,8 +89,10 @@ def beam_search(
         nodes = children.reshape(batch, -1).gather(1, picked)
         if not last:
             beams = picked // children.shape[2]
-            parent_states = states.gather(1, beams[..., None].expand(-1, -1, states.shape[-1]))
-            states = net.advance(parent_states, nodes, depth)
+            index = beams[..., None].expand(-1, -1, states.shape[-1])
+            states = net.advance(states.gather(1, index), nodes, depth)
+            if free is not None:
+                free = net.advance(free.gather(1, index), nodes, depth)
     k_out = min(k, trie.nodes_per_depth[-1])
     items = nodes.masked_fill(torch.isneginf(totals), -1)
     if items.shape[1] < k_out:  # fewer candidate paths than k: pad
@@ -64,7 +102,9 @@ def beam_search(
     return items, totals
 
 
-def score_all_items(net: GenerativeNet, state: torch.Tensor) -> torch.Tensor:
+def score_all_items(
+    net: GenerativeNet, state: torch.Tensor, guidance: Guidance | None = None
+) -> torch.Tensor:
     """Exact path log-probability of every catalog item: [B, D] -> [B, N] (brute force)."""
     trie = net.trie
     batch = state.shape[0]
@@ -72,9 +112,11 @@ def score_all_items(net: GenerativeNet, state: torch.Tensor) -> torch.Tensor:
     # Per depth: log-prob of each node given its parent, and the decoder state at each node.
     node_logp: list[torch.Tensor] = []
     parent_states = state.unsqueeze(1)  # [B, P, D] states at the parents (root: 1)
+    free = guidance.free.unsqueeze(1) if guidance is not None else None
+    weight = guidance.weight if guidance is not None else 0.0
     for depth in range(depth_count):
         children = trie.children[depth]  # [P, C]
-        logp = net.child_logits(parent_states, children[None], depth)  # [B, P, C]
+        logp = guided_logp(net, parent_states, free, children[None], depth, weight)  # [B, P, C]
         size = trie.nodes_per_depth[depth]
         flat_children = children.reshape(-1)
         keep = flat_children >= 0
@@ -82,10 +124,11 @@ def score_all_items(net: GenerativeNet, state: torch.Tensor) -> torch.Tensor:
         per_node[:, flat_children[keep]] = logp.reshape(batch, -1)[:, keep]
         node_logp.append(per_node)
         if depth < depth_count - 1:
-            nodes = torch.arange(size, device=state.device)
-            parent_states = net.advance(
-                parent_states[:, trie.parent_of[depth]], nodes[None].expand(batch, -1), depth
-            )  # [B, M_d, D]: the state at every node of this depth
+            nodes = torch.arange(size, device=state.device)[None].expand(batch, -1)
+            parents = trie.parent_of[depth]
+            parent_states = net.advance(parent_states[:, parents], nodes, depth)  # [B, M_d, D]
+            if free is not None:
+                free = net.advance(free[:, parents], nodes, depth)
     total = torch.zeros(batch, trie.nodes_per_depth[-1], device=state.device)
     for depth in range(depth_count):
         total = total + node_logp[depth][:, trie.node_ids[depth]]

@@ -121,3 +121,16 @@ def test_inference_forward_gives_the_library_start_states(trained):
             histories, ["something alpha", "", "", "beta"], library_forward=True
         )
     assert torch.allclose(ours, library, atol=1e-5)
+
+
+def test_models_saved_before_request_guidance_load_without_it(trained, tmp_path):
+    import json
+
+    trained.save(tmp_path / "old")
+    meta_path = tmp_path / "old" / "genrec.json"
+    meta = json.loads(meta_path.read_text())
+    assert meta["config"]["request_guidance"] == trained.config.request_guidance
+    del meta["config"]["request_guidance"]
+    meta_path.write_text(json.dumps(meta))
+    old = Recommender.load(tmp_path / "old")
+    assert old.config.request_guidance == 0.0

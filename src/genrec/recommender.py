@@ -62,6 +62,9 @@ class Recommender(ABC):
 
     kind: ClassVar[str]
     config_class: ClassVar[type]
+    # Settings added after models were saved without them, with the value that keeps such a
+    # saved model behaving as it did (the class default may differ).
+    saved_config_defaults: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, config: Any = None) -> None:
         self.config = config if config is not None else self.config_class()
@@ -236,7 +239,7 @@ class Recommender(ABC):
         klass = model_class(str(meta["model"]))
         if cls is not Recommender and not issubclass(klass, cls):
             raise ModelDirError(f"{src} holds a '{meta['model']}' model, not {cls.__name__}")
-        model = klass(klass.config_class(**meta["config"]))
+        model = klass(klass.config_class(**{**klass.saved_config_defaults, **meta["config"]}))
         items = pd.read_parquet(src / "catalog.parquet")
         items["categories"] = items["categories"].map(tuple)
         model.catalog = Catalog(items, keep_order=True)

@@ -16,6 +16,7 @@ import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -127,6 +128,8 @@ class GenerativeRecommender(Recommender):
     kind = "generative"
     config_class = GenerativeConfig
     config: GenerativeConfig
+    # models saved before guidance existed decode as they did
+    saved_config_defaults: ClassVar[dict[str, Any]] = {"request_guidance": 0.0}
 
     def __init__(self, config: GenerativeConfig | None = None) -> None:
         super().__init__(config)

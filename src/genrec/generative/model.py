@@ -168,6 +168,10 @@ class GenerativeNet(nn.Module):
         """
         if self._use_inference_forward():
             return gpt2_inference(self.backbone, self.embed_items(ids))
+        return self._library_encode(ids)
+
+    def _library_encode(self, ids: torch.Tensor) -> torch.Tensor:
+        """``encode`` through the ``transformers`` GPT-2: [B, T] -> [B, T, D]."""
         mask = (ids > 0).to(torch.long)
         out = self.backbone(inputs_embeds=self.embed_items(ids), attention_mask=mask)
         hidden: torch.Tensor = out.last_hidden_state
@@ -178,14 +182,9 @@ class GenerativeNet(nn.Module):
     ) -> torch.Tensor:
         """Hidden states [B, D] at each row's last real position ``last`` [B] (as ``encode``).
         ``library_forward``: always run the ``transformers`` forward (for comparisons)."""
-        if library_forward:
-            mask = (ids > 0).to(torch.long)
-            out = self.backbone(inputs_embeds=self.embed_items(ids), attention_mask=mask)
-            hidden: torch.Tensor = out.last_hidden_state
-        elif self._use_inference_forward():
+        if not library_forward and self._use_inference_forward():
             return gpt2_inference(self.backbone, self.embed_items(ids), last)
-        else:
-            hidden = self.encode(ids)
+        hidden = self._library_encode(ids)
         return hidden[torch.arange(len(ids), device=ids.device), last]
 
     def _use_inference_forward(self) -> bool:

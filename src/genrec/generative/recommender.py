@@ -301,19 +301,14 @@ class GenerativeRecommender(Recommender):
         """Decoder start states [B, D] for histories and optional request texts (by ``net``,
         default this model's). ``library_forward`` runs the backbone through ``transformers``
         even where genrec's own inference forward would (the benchmark's comparison)."""
-        state, _ = self._start_states(histories, requests, net, library_forward=library_forward)
-        return state
-
-    def _start_states(
-        self,
-        histories: Sequence[np.ndarray],
-        requests: Sequence[str] | None,
-        net: GenerativeNet | None = None,
-        *,
-        library_forward: bool = False,
-    ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Start states [B, D], and the same without the requests (None when there are none)."""
         net = net if net is not None else self._require_net()
+        hidden = self._history_states(histories, net, library_forward)
+        return net.start_state(hidden, self._request_vectors(requests, net))
+
+    def _history_states(
+        self, histories: Sequence[np.ndarray], net: GenerativeNet, library_forward: bool
+    ) -> torch.Tensor:
+        """The backbone's hidden state [B, D] after each history's last item."""
         n_items = net.shape.n_items
         max_len = self.config.max_len
         seqs = []
@@ -327,21 +322,23 @@ class GenerativeRecommender(Recommender):
         for row, seq in enumerate(seqs):
             ids[row, : len(seq)] = torch.from_numpy(seq + 1)
             last[row] = len(seq) - 1
-        hidden = net.encode_last(
+        return net.encode_last(
             ids.to(self.device), last.to(self.device), library_forward=library_forward
-        )  # [B, D]
-        vectors = None
-        if requests is not None and any(r.strip() for r in requests):
-            texts = [r.strip() for r in requests]
-            wanted = [t for t in texts if t]
-            encoded = dict(zip(wanted, self.encoder.encode_requests(wanted), strict=True))
-            dim = net.request_proj.in_features
-            vectors = torch.from_numpy(
-                np.stack([encoded[t] if t else np.zeros(dim, np.float32) for t in texts])
-            ).to(self.device)
-        if vectors is None:
-            return net.start_state(hidden, None), None
-        return net.start_state(hidden, vectors), net.start_state(hidden, None)
+        )
+
+    def _request_vectors(
+        self, requests: Sequence[str] | None, net: GenerativeNet
+    ) -> torch.Tensor | None:
+        """Encoded requests [B, R] (zero rows for empty ones), or None when all are empty."""
+        if requests is None or not any(r.strip() for r in requests):
+            return None
+        texts = [r.strip() for r in requests]
+        wanted = [t for t in texts if t]
+        encoded = dict(zip(wanted, self.encoder.encode_requests(wanted), strict=True))
+        dim = net.request_proj.in_features
+        return torch.from_numpy(
+            np.stack([encoded[t] if t else np.zeros(dim, np.float32) for t in texts])
+        ).to(self.device)
 
     def recommend_indices(
         self,
@@ -360,9 +357,13 @@ class GenerativeRecommender(Recommender):
         net = self._require_net()
         n_items = net.shape.n_items
         with torch.no_grad():
-            state, free = self._start_states(histories, requests)
+            hidden = self._history_states(histories, net, False)
+            vectors = self._request_vectors(requests, net)
+            state = net.start_state(hidden, vectors)
             weight = self.config.request_guidance
-            guidance = Guidance(free, weight) if free is not None and weight > 0 else None
+            guidance = None
+            if vectors is not None and weight > 0:  # guided towards the request
+                guidance = Guidance(net.start_state(hidden, None), weight)
             allowed = None
             if exclude_seen or exclude is not None or candidates is not None:
                 blocked = mask_matrix(n_items, histories, exclude_seen, exclude, candidates)

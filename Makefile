@@ -7,7 +7,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export PYTHONHASHSEED := 0
 
-.PHONY: venv demo test lint bench bench-serve bench-feedback bench-llm format clean
+.PHONY: venv demo test lint bench bench-serve bench-feedback bench-llm bench-recbole format clean
 
 venv: $(STAMP)
 
@@ -47,7 +47,7 @@ bench-serve: $(STAMP)
 	$(PY) benchmarks/serving.py --out docs
 
 clean:
-	rm -rf $(VENV) artifacts .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(RECBOLE_VENV) artifacts .pytest_cache .mypy_cache .ruff_cache
 
 # Only the feedback-loop simulation (ml-100k, 5 rounds, three objectives against a control).
 bench-feedback: $(STAMP)
@@ -56,3 +56,19 @@ bench-feedback: $(STAMP)
 # Only the LLM backbone (SmolLM2 + LoRA vs the native model and SASRec; CPU-sized, ~20 min).
 bench-llm: $(STAMP)
 	$(PY) benchmarks/llm.py --out docs
+
+# RecBole 1.2.1's SASRec rerun here, by seed (about an hour per seed on 2 cores), in its own
+# virtual environment: RecBole needs older NumPy and pandas than genrec. RECBOLE_SEEDS="0 1 2".
+RECBOLE_VENV := .venv-recbole
+RECBOLE_SEEDS ?= 0
+bench-recbole: $(STAMP)
+	test -x $(RECBOLE_VENV)/bin/python || $(PYTHON) -m venv $(RECBOLE_VENV)
+	$(RECBOLE_VENV)/bin/pip install -q --disable-pip-version-check torch==2.13.0 'numpy<2' \
+		'pandas<2.3' 'scipy<1.14' tqdm colorlog==4.7.2 colorama==0.4.4 scikit-learn pyyaml \
+		tabulate texttable psutil tensorboard
+	# --no-deps: RecBole also lists ray and plotly, which SASRec does not use.
+	$(RECBOLE_VENV)/bin/pip install -q --disable-pip-version-check --no-deps recbole==1.2.1
+	$(PY) benchmarks/recbole_reference.py export bench-out/recbole
+	$(RECBOLE_VENV)/bin/python benchmarks/recbole_reference.py run bench-out/recbole \
+		--seeds $(RECBOLE_SEEDS) --out docs/recbole_reference.json
+	$(PY) benchmarks/recbole_reference.py report docs/recbole_reference.json --out docs

@@ -121,7 +121,8 @@ def baselines_section(
             markdown_table(recbole_rows),
             "",
             f"RecBole 1.2.1 SASRec (CE loss) on the same data and split, from ../shared/ANCHORS.md "
-            f"(run on this kind of machine, one seed, not rerun here): NDCG@10 "
+            f"(one run, seed 2020; RecBole rerun here with other seeds: the last section, "
+            f"`make bench-recbole`): NDCG@10 "
             f"{RECBOLE_ANCHOR['ndcg@10']:.4f}, Recall@10 {RECBOLE_ANCHOR['recall@10']:.4f}, "
             f"NDCG@5 {RECBOLE_ANCHOR['ndcg@5']:.4f}, MRR@10 {RECBOLE_ANCHOR['mrr@10']:.4f}. "
             f"Our SASRec-CE: NDCG@10 {sasrec_recbole['ndcg@10']:.4f} ± "
@@ -471,9 +472,10 @@ def main() -> int:
         "[benchmarks.json](benchmarks.json).",
         "",
     ]
-    # Sections written by benchmarks/serving.py, feedback.py and llm.py stay.
+    # Sections written by benchmarks/serving.py, feedback.py, llm.py and recbole_reference.py stay.
     kept = {
-        name: read_block(out / "benchmarks.md", name) for name in ("serving", "feedback", "llm")
+        name: read_block(out / "benchmarks.md", name)
+        for name in ("serving", "feedback", "llm", "recbole")
     }
     (out / "benchmarks.md").write_text("\n".join(header + sections))
     for name, block in kept.items():

@@ -1,0 +1,225 @@
+"""`make bench-recbole`: RecBole 1.2.1's SASRec (CE loss) on our ml-100k, run here, by seed.
+
+The issue's reference figure (../shared/ANCHORS.md) is one RecBole run with seed 2020. This
+script reruns RecBole itself, with the same configuration, on the same interaction file and
+split, for any seeds, so our SASRec-CE can be compared with RecBole's spread over seeds rather
+than with one draw. RecBole needs older NumPy and pandas than genrec, so it runs in its own
+virtual environment (.venv-recbole, made by the Makefile target); the three steps are:
+
+    .venv/bin/python benchmarks/recbole_reference.py export bench-out/recbole
+    .venv-recbole/bin/python benchmarks/recbole_reference.py run bench-out/recbole \
+        --seeds 0 --out docs/recbole_reference.json
+    .venv/bin/python benchmarks/recbole_reference.py report docs/recbole_reference.json --out docs
+
+`export` writes the built-in ml-100k interactions as a RecBole atomic file in the original file
+order (RecBole breaks timestamp ties by that order, as genrec does). `run` trains and evaluates
+each seed and adds it to the JSON file (seeds already there are kept). `report` writes the
+"recbole" block of docs/benchmarks.md. About 2 minutes per epoch on a 2-core CPU, 25-30 epochs
+per seed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from pathlib import Path
+from typing import Any
+
+# RecBole's SASRec as in ../shared/ANCHORS.md: CE loss, 2 layers, d=64, inner 256, 2 heads,
+# dropout 0.2, 50 items, lr 1e-3, batch 256; leave-one-out by time, full ranking, history kept
+# (RecBole never masks history for sequential models); RecBole's own early stopping (MRR@10,
+# 10 epochs of patience).
+RECBOLE_CONFIG: dict[str, Any] = {
+    "loss_type": "CE",
+    "train_neg_sample_args": None,
+    "n_layers": 2,
+    "n_heads": 2,
+    "hidden_size": 64,
+    "inner_size": 256,
+    "hidden_dropout_prob": 0.2,
+    "attn_dropout_prob": 0.2,
+    "hidden_act": "gelu",
+    "layer_norm_eps": 1e-12,
+    "initializer_range": 0.02,
+    "MAX_ITEM_LIST_LENGTH": 50,
+    "learning_rate": 0.001,
+    "train_batch_size": 256,
+    "eval_batch_size": 4096,
+    "epochs": 300,
+    "stopping_step": 10,
+    "eval_args": {"split": {"LS": "valid_and_test"}, "order": "TO", "mode": "full"},
+    "metrics": ["Recall", "NDCG", "MRR"],
+    "topk": [5, 10],
+    "valid_metric": "MRR@10",
+    "reproducibility": True,
+    "device": "cpu",
+    "show_progress": False,
+}
+ANCHOR = {"seed": 2020, "ndcg@10": 0.0640, "recall@10": 0.1357, "ndcg@5": 0.0460, "mrr@10": 0.0425}
+METRICS = ("ndcg@10", "recall@10", "ndcg@5", "recall@5", "mrr@10")
+
+
+def export(root: Path) -> Path:
+    """Write ``root/ml-100k/ml-100k.inter`` from the built-in dataset, in file order."""
+    import pandas as pd
+
+    from genrec.data.builtin import ml100k_files
+
+    raw = pd.read_parquet(ml100k_files()["data"])
+    out = root / "ml-100k"
+    out.mkdir(parents=True, exist_ok=True)
+    table = pd.DataFrame(
+        {
+            "user_id:token": raw["user_id"],
+            "item_id:token": raw["movie_id"],
+            "rating:float": raw["rating"],
+            "timestamp:float": raw["timestamp"],
+        }
+    )
+    path = out / "ml-100k.inter"
+    table.to_csv(path, sep="\t", index=False)
+    print(f"wrote {len(table)} interactions to {path}", flush=True)
+    return path
+
+
+def run_seed(root: Path, seed: int) -> dict[str, Any]:
+    """Train and evaluate RecBole's SASRec with one seed (inside .venv-recbole)."""
+    import importlib
+
+    config_mod = importlib.import_module("recbole.config")
+    data_mod = importlib.import_module("recbole.data")
+    utils = importlib.import_module("recbole.utils")
+
+    config = config_mod.Config(
+        model="SASRec",
+        dataset="ml-100k",
+        config_dict={
+            **RECBOLE_CONFIG,
+            "data_path": str(root),
+            "seed": seed,
+            "checkpoint_dir": str(root / f"saved-{seed}"),
+        },
+    )
+    utils.init_seed(config["seed"], config["reproducibility"])
+    utils.init_logger(config)
+    dataset = data_mod.create_dataset(config)
+    train_data, valid_data, test_data = data_mod.data_preparation(config, dataset)
+    utils.init_seed(config["seed"] + config["local_rank"], config["reproducibility"])
+    model = utils.get_model("SASRec")(config, train_data._dataset).to(config["device"])
+    trainer = utils.get_trainer(config["MODEL_TYPE"], "SASRec")(config, model)
+    started = time.perf_counter()
+    _, best_valid = trainer.fit(train_data, valid_data, saved=True, show_progress=False)
+    seconds = time.perf_counter() - started
+    test = trainer.evaluate(test_data, load_best_model=True, show_progress=False)
+    last_epoch = max(trainer.train_loss_dict)  # 0-based
+    return {
+        "seed": seed,
+        "epochs": last_epoch + 1,
+        "best_epoch": last_epoch - trainer.cur_step,  # 0-based, as RecBole's log counts
+        "train_seconds": round(seconds, 1),
+        "valid": {k: float(best_valid[k]) for k in METRICS},
+        "test": {k: float(test[k]) for k in METRICS},
+    }
+
+
+def run(root: Path, seeds: list[int], out: Path) -> None:
+    import importlib
+
+    torch = importlib.import_module("torch")
+    recbole = importlib.import_module("recbole")
+    results: dict[str, Any] = json.loads(out.read_text()) if out.is_file() else {}
+    results.update(
+        {
+            "recbole": recbole.__version__,
+            "torch": torch.__version__,
+            "machine": f"{platform.processor() or platform.machine()}, "
+            f"{torch.get_num_threads()} threads",
+            "config": RECBOLE_CONFIG,
+        }
+    )
+    runs = {r["seed"]: r for r in results.get("runs", [])}
+    for seed in seeds:
+        print(f"[recbole] SASRec seed {seed}", flush=True)
+        runs[seed] = run_seed(root, seed)
+        print(json.dumps(runs[seed]), flush=True)
+        results["runs"] = [runs[s] for s in sorted(runs)]
+        out.write_text(json.dumps(results, indent=2) + "\n")
+
+
+def report(path: Path, out: Path) -> None:
+    import numpy as np
+
+    from genrec.benchmark import replace_block
+
+    results = json.loads(path.read_text())
+    runs = results["runs"]
+    ours = next(
+        (
+            r
+            for r in json.loads((out / "benchmarks.json").read_text())
+            if r.get("group") == "recbole" and r.get("kind") == "sasrec"
+        ),
+        None,
+    )
+    lines = [
+        "### RecBole itself, rerun here",
+        "",
+        f"RecBole {results['recbole']} SASRec (CE loss) with the configuration of "
+        "../shared/ANCHORS.md, on the same interaction file and split, history kept, by seed "
+        f"(`make bench-recbole`, {results['machine']}; one seed takes about an hour). "
+        "Best epoch counts from 0, as RecBole's log does.",
+        "",
+        "| run | best epoch | valid NDCG@10 | test NDCG@10 | Recall@10 | NDCG@5 | MRR@10 |",
+        "|---|---|---|---|---|---|---|",
+        f"| ANCHORS.md, seed {ANCHOR['seed']} | 18 | 0.0719 | {ANCHOR['ndcg@10']:.4f} | "
+        f"{ANCHOR['recall@10']:.4f} | {ANCHOR['ndcg@5']:.4f} | {ANCHOR['mrr@10']:.4f} |",
+    ]
+    for r in runs:
+        t = r["test"]
+        lines.append(
+            f"| rerun, seed {r['seed']} | {r['best_epoch']} | {r['valid']['ndcg@10']:.4f} | "
+            f"{t['ndcg@10']:.4f} | {t['recall@10']:.4f} | {t['ndcg@5']:.4f} | "
+            f"{t['mrr@10']:.4f} |"
+        )
+    if len(runs) > 1:
+        values = np.array([r["test"]["ndcg@10"] for r in runs])
+        lines.append(
+            f"| rerun, mean ± std of {len(runs)} seeds | — | — | "
+            f"{values.mean():.4f} ± {values.std(ddof=1):.4f} | — | — | — |"
+        )
+    if ours is not None:
+        lines.append(
+            f"| genrec SASRec-CE (table above), mean of seeds {ours['protocol']['seeds']} | — | "
+            f"— | {ours['ndcg@10']:.4f} ± {ours['ndcg@10_std']:.4f} | {ours['recall@10']:.4f} | "
+            f"{ours['ndcg@5']:.4f} | {ours['mrr@10']:.4f} |"
+        )
+    lines.append("")
+    replace_block(out / "benchmarks.md", "recbole", "\n".join(lines))
+    print("\n".join(lines))
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("export", help="write the RecBole atomic file (run with .venv)")
+    p.add_argument("root", type=Path)
+    p = sub.add_parser("run", help="train and evaluate RecBole's SASRec (run with .venv-recbole)")
+    p.add_argument("root", type=Path)
+    p.add_argument("--seeds", type=int, nargs="+", default=[0])
+    p.add_argument("--out", type=Path, default=Path("docs/recbole_reference.json"))
+    p = sub.add_parser("report", help="write the block in docs/benchmarks.md (run with .venv)")
+    p.add_argument("results", type=Path)
+    p.add_argument("--out", type=Path, default=Path("docs"))
+    args = parser.parse_args(argv)
+    if args.command == "export":
+        export(args.root)
+    elif args.command == "run":
+        run(args.root, args.seeds, args.out)
+    else:
+        report(args.results, args.out)
+
+
+if __name__ == "__main__":
+    main()

@@ -17,6 +17,7 @@ import numpy as np
 
 from genrec.baselines.sasrec import SASRecConfig
 from genrec.benchmark import (
+    RECBOLE_ANCHOR,
     ExactDecoding,
     Run,
     generate_calls,
@@ -39,8 +40,6 @@ from genrec.data.split import SequenceSplit, leave_one_out
 from genrec.evaluation import evaluate
 from genrec.generative.recommender import GenerativeConfig, GenerativeRecommender
 from genrec.recommender import Recommender
-
-RECBOLE_ANCHOR = {"ndcg@10": 0.0640, "recall@10": 0.1357, "ndcg@5": 0.0460, "mrr@10": 0.0425}
 
 
 def train_all(seeds: list[int], model_root: Path) -> tuple[list[Run], Any, SequenceSplit]:

@@ -27,6 +27,12 @@ METRIC_KEYS = (
     "coverage", "invalid_rate",
 )  # fmt: skip
 REFERENCE = "sasrec"
+# RecBole 1.2.1 SASRec (CE loss) on ml-100k under RecBole's protocol, one run with seed 2020,
+# from ../shared/ANCHORS.md; best epoch as RecBole's log counts it.
+RECBOLE_ANCHOR: dict[str, float] = {
+    "seed": 2020, "best_epoch": 18, "valid_ndcg@10": 0.0719,
+    "ndcg@10": 0.0640, "recall@10": 0.1357, "ndcg@5": 0.0460, "mrr@10": 0.0425,
+}  # fmt: skip
 
 
 @dataclass

@@ -11,6 +11,9 @@ virtual environment (.venv-recbole, made by the Makefile target); the three step
         --seeds 0 --out docs/recbole_reference.json
     .venv/bin/python benchmarks/recbole_reference.py report docs/recbole_reference.json --out docs
 
+Seeds can also run as separate processes at the same time (one ``run --seeds N`` each, same
+``--out``): each adds its seed to the JSON file when it finishes and keeps the others'.
+
 `export` writes the built-in ml-100k interactions as a RecBole atomic file in the original file
 order (RecBole breaks timestamp ties by that order, as genrec does). `run` trains and evaluates
 each seed and adds it to the JSON file (seeds already there are kept). `report` writes the
@@ -159,13 +162,23 @@ def run(root: Path, seeds: list[int], out: Path, *, reuse: bool = False) -> None
             "config": RECBOLE_CONFIG,
         }
     )
-    runs = {r["seed"]: r for r in results.get("runs", [])}
     for seed in seeds:
         print(f"[recbole] SASRec seed {seed}", flush=True)
-        runs[seed] = run_seed(root, seed, reuse=reuse)
-        print(json.dumps(runs[seed]), flush=True)
-        results["runs"] = [runs[s] for s in sorted(runs)]
-        out.write_text(json.dumps(results, indent=2) + "\n")
+        result = run_seed(root, seed, reuse=reuse)
+        print(json.dumps(result), flush=True)
+        record_run(out, results, result)
+
+
+def record_run(out: Path, results: dict[str, Any], result: dict[str, Any]) -> None:
+    """Add one seed's result to the JSON file ``out`` and write it.
+
+    The file is read again just before writing, so seeds that another run finished meanwhile
+    (one process per seed, e.g. in parallel) are kept; a seed run again replaces its entry."""
+    earlier = json.loads(out.read_text()).get("runs", []) if out.is_file() else []
+    runs = {r["seed"]: r for r in [*results.get("runs", []), *earlier]}
+    runs[result["seed"]] = result
+    results["runs"] = [runs[s] for s in sorted(runs)]
+    out.write_text(json.dumps(results, indent=2) + "\n")
 
 
 def report(path: Path, out: Path) -> None:

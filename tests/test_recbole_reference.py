@@ -93,3 +93,19 @@ def test_report_lists_each_seed_their_mean_and_our_row(script: ModuleType, tmp_p
     # Rewriting replaces the block instead of appending a second one.
     script.report(tmp_path / "recbole_reference.json", tmp_path)
     assert (tmp_path / "benchmarks.md").read_text().count("RecBole itself, rerun here") == 1
+
+
+def test_record_run_keeps_seeds_another_process_wrote_meanwhile(
+    script: ModuleType, tmp_path: Path
+) -> None:
+    out = tmp_path / "recbole.json"
+    # Two processes start from the same (empty) file, one per seed.
+    first: dict[str, object] = {"recbole": "1.2.1"}
+    second: dict[str, object] = {"recbole": "1.2.1"}
+    script.record_run(out, first, {"seed": 1, "test": {"ndcg@10": 0.06}})
+    script.record_run(out, second, {"seed": 2, "test": {"ndcg@10": 0.07}})
+    assert [r["seed"] for r in json.loads(out.read_text())["runs"]] == [1, 2]
+    # Running a seed again replaces its entry.
+    script.record_run(out, second, {"seed": 1, "test": {"ndcg@10": 0.05}})
+    runs = json.loads(out.read_text())["runs"]
+    assert [(r["seed"], r["test"]["ndcg@10"]) for r in runs] == [(1, 0.05), (2, 0.07)]

@@ -11,19 +11,18 @@ virtual environment (.venv-recbole, made by the Makefile target); the three step
         --seeds 0 --out docs/recbole_reference.json
     .venv/bin/python benchmarks/recbole_reference.py report docs/recbole_reference.json --out docs
 
-Seeds can also run as separate processes at the same time (one ``run --seeds N`` each, same
-``--out``): each adds its seed to the JSON file when it finishes and keeps the others'.
-
 `export` writes the built-in ml-100k interactions as a RecBole atomic file in the original file
 order (RecBole breaks timestamp ties by that order, as genrec does). `run` trains and evaluates
-each seed and adds it to the JSON file (seeds already there are kept). `report` writes the
-"recbole" block of docs/benchmarks.md. About 2 minutes per epoch on a 2-core CPU, 25-30 epochs
-per seed.
+each seed and adds it to the JSON file when it finishes (seeds already there are kept, also
+those another process finishes meanwhile, so seeds can run as separate processes at the same
+time). `report` writes the "recbole" block of docs/benchmarks.md. Measured on a 2-core CPU:
+about 2.6 minutes per epoch for one seed alone, 15-18 epochs per seed.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import platform
 import time
@@ -91,8 +90,6 @@ def run_seed(root: Path, seed: int, *, reuse: bool = False) -> dict[str, Any]:
 
     With ``reuse``, a checkpoint that an earlier run of this seed left under ``root`` is
     evaluated instead of training again (epochs and training time are then unknown)."""
-    import importlib
-
     torch = importlib.import_module("torch")
     config_mod = importlib.import_module("recbole.config")
     data_mod = importlib.import_module("recbole.data")
@@ -148,8 +145,6 @@ def run_seed(root: Path, seed: int, *, reuse: bool = False) -> dict[str, Any]:
 
 
 def run(root: Path, seeds: list[int], out: Path, *, reuse: bool = False) -> None:
-    import importlib
-
     torch = importlib.import_module("torch")
     recbole = importlib.import_module("recbole")
     results: dict[str, Any] = json.loads(out.read_text()) if out.is_file() else {}
@@ -172,10 +167,11 @@ def run(root: Path, seeds: list[int], out: Path, *, reuse: bool = False) -> None
 def record_run(out: Path, results: dict[str, Any], result: dict[str, Any]) -> None:
     """Add one seed's result to the JSON file ``out`` and write it.
 
-    The file is read again just before writing, so seeds that another run finished meanwhile
-    (one process per seed, e.g. in parallel) are kept; a seed run again replaces its entry."""
+    The runs are taken from the file as it is just before writing, so seeds that another run
+    finished meanwhile (one process per seed, e.g. in parallel) are kept; a seed run again
+    replaces its entry."""
     earlier = json.loads(out.read_text()).get("runs", []) if out.is_file() else []
-    runs = {r["seed"]: r for r in [*results.get("runs", []), *earlier]}
+    runs = {r["seed"]: r for r in earlier}
     runs[result["seed"]] = result
     results["runs"] = [runs[s] for s in sorted(runs)]
     out.write_text(json.dumps(results, indent=2) + "\n")

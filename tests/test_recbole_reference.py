@@ -61,8 +61,8 @@ def _run(seed: int, ndcg: float) -> dict[str, object]:
 def test_report_lists_each_seed_their_mean_and_our_row(script: ModuleType, tmp_path: Path) -> None:
     results = {
         "recbole": "1.2.1",
-        "machine": "test machine, 2 threads",
-        "runs": [_run(0, 0.0600), _run(1, 0.0620)],
+        "machine": "test machine",
+        "runs": [_run(0, 0.0600), _run(1, 0.0620), {**_run(2020, 0.0640), "threads": 2}],
     }
     (tmp_path / "recbole_reference.json").write_text(json.dumps(results))
     ours = {
@@ -84,10 +84,13 @@ def test_report_lists_each_seed_their_mean_and_our_row(script: ModuleType, tmp_p
     assert text.startswith("# Benchmarks\n\nearlier text\n")
     block = read_block(tmp_path / "benchmarks.md", "recbole")
     assert block is not None
-    assert "| rerun, seed 0 | 9 | 0.0600 | 0.0600 |" in block
-    assert "| rerun, seed 1 | 9 | 0.0620 | 0.0620 |" in block
-    assert "0.0610 ± 0.0014" in block  # mean and sample std of the two seeds
-    assert "| ANCHORS.md, seed 2020 | 18 | 0.0719 | 0.0640 |" in block
+    assert "| rerun, seed 0 | — | 9 | 0.0600 | 0.0600 |" in block  # threads not recorded
+    assert "| rerun, seed 1 | — | 9 | 0.0620 | 0.0620 |" in block
+    assert "| rerun, seed 2020 | 2 | 9 | 0.0640 | 0.0640 |" in block
+    assert "mean ± std of 3 seeds | — | — | — | 0.0620 ± 0.0020 |" in block
+    # RecBole's mean over the seeds genrec's row used (0, 1 and 2; seed 2 is not rerun here)
+    assert "mean ± std of seeds 0/1 (genrec's seeds) | — | — | — | 0.0610 ± 0.0014 |" in block
+    assert "| ANCHORS.md, seed 2020 | — | 18 | 0.0719 | 0.0640 |" in block
     assert "0.0595 ± 0.0008" in block
 
     # Rewriting replaces the block instead of appending a second one.

@@ -1,13 +1,25 @@
-"""Benchmark helpers: decoders timed side by side, and the generate() comparison."""
+"""Benchmark helpers: decoders timed side by side, the generate() comparison, and the request
+guidance chosen on validation users."""
 
 from __future__ import annotations
 
 import numpy as np
 import torch
 
-from genrec.benchmark import generate_calls, recommend_calls, side_by_side
+from genrec.benchmark import (
+    choose_guidance,
+    generate_calls,
+    guidance_sweep,
+    recommend_calls,
+    request_following,
+    side_by_side,
+)
+from genrec.data.split import leave_one_out
+from genrec.evaluation import evaluate
 from genrec.generative.hf_generate import GenerateAdapter
 from genrec.recommender import Recommender
+
+from synthetic import mixed_dataset
 
 
 def test_side_by_side_times_every_decoder_each_round_in_rotating_order():
@@ -44,3 +56,48 @@ def test_generate_calls_decode_with_either_forward(tiny_model_dir):
         ]
         items = [adapter.generate_items(s, 3, 8)[0] for s in states]
     assert torch.equal(items[0], items[1])
+
+
+def test_request_following_on_validation_users_holds_out_the_validation_item(tiny_model_dir):
+    dataset = mixed_dataset()  # the data the tiny model was trained on
+    split = leave_one_out(dataset)
+    model = Recommender.load(tiny_model_dir)
+    valid = request_following(model, split, dataset.catalog.categories, part="valid")
+    test = request_following(model, split, dataset.catalog.categories, part="test")
+    assert valid["users"] == len(split.users)  # every item has a genre
+    expected = evaluate(model, split, "valid").metrics["ndcg@10"]
+    assert np.isclose(valid["ndcg@10_no_request"], expected)
+    assert not np.isclose(valid["ndcg@10_no_request"], test["ndcg@10_no_request"])
+    # alpha/beta picks are random, so only the request can say which genre comes next
+    assert valid["ndcg@10_request_en"] > valid["ndcg@10_no_request"]
+    assert valid["ndcg@10_request_zh"] > valid["ndcg@10_no_request"]
+
+
+def test_guidance_sweep_decodes_with_each_weight_and_restores_the_model(tiny_model_dir):
+    dataset = mixed_dataset()
+    split = leave_one_out(dataset)
+    model = Recommender.load(tiny_model_dir)
+    before = model.config
+    rows = guidance_sweep([model], split, dataset.catalog.categories, grid=(0.0, 4.0))
+    assert model.config == before
+    assert [r["request_guidance"] for r in rows] == [0.0, 4.0]
+    # the weight changes the ranking with a request, never the one without
+    assert rows[0]["ndcg@10_no_request"] == rows[1]["ndcg@10_no_request"]
+    assert rows[0]["ndcg@10_request_en"] != rows[1]["ndcg@10_request_en"]
+
+
+def _row(weight: float, en: float, zh: float) -> dict[str, float]:
+    return {"request_guidance": weight, "genre_precision@10_en": en, "genre_precision@10_zh": zh}
+
+
+def test_choose_guidance_takes_the_smallest_weight_reaching_the_precision_in_both_languages():
+    rows = [
+        _row(2.0, 0.95, 0.94),
+        _row(0.0, 0.87, 0.84),
+        _row(1.0, 0.93, 0.91),
+        _row(0.5, 0.91, 0.88),
+    ]
+    assert choose_guidance(rows, min_precision=0.90) == 1.0
+    assert choose_guidance(rows, min_precision=0.80) == 0.0
+    # none reaches it: the weight whose lower precision is highest
+    assert choose_guidance(rows, min_precision=0.99) == 2.0

@@ -16,7 +16,8 @@ order (RecBole breaks timestamp ties by that order, as genrec does). `run` train
 each seed and adds it to the JSON file when it finishes (seeds already there are kept, also
 those another process finishes meanwhile, so seeds can run as separate processes at the same
 time). `report` writes the "recbole" block of docs/benchmarks.md. Measured on a 2-core CPU:
-about 2.6 minutes per epoch for one seed alone, 15-18 epochs per seed.
+about 2.6 minutes per epoch for one seed alone, 15-30 epochs per seed (RecBole stops 10 epochs
+after the best one).
 """
 
 from __future__ import annotations
@@ -193,13 +194,15 @@ def report(path: Path, out: Path) -> None:
         ),
         None,
     )
+    minutes = [r["train_seconds"] / 60 for r in runs if r.get("train_seconds")]
+    span = sorted({round(min(minutes, default=0)), round(max(minutes, default=0))})
+    took = f"; training took {'-'.join(map(str, span))} min per seed" if minutes else ""
     lines = [
         "### RecBole itself, rerun here",
         "",
         f"RecBole {results['recbole']} SASRec (CE loss) with the configuration of "
         "../shared/ANCHORS.md, on the same interaction file and split, history kept, by seed "
-        f"(`make bench-recbole`, {results['machine']} CPU, threads per run as given; one seed "
-        "takes about an hour). "
+        f"(`make bench-recbole`, {results['machine']} CPU, threads per run as given{took}). "
         "Best epoch counts from 0, as RecBole's log does.",
         "",
         "| run | threads | best epoch | valid NDCG@10 | test NDCG@10 | Recall@10 | NDCG@5 | "

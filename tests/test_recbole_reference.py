@@ -91,6 +91,7 @@ def test_report_lists_each_seed_their_mean_and_our_row(script: ModuleType, tmp_p
     # RecBole's mean over the seeds genrec's row used (0, 1 and 2; seed 2 is not rerun here)
     assert "mean ± std of seeds 0/1 (genrec's seeds) | — | — | — | 0.0610 ± 0.0014 |" in block
     assert "| ANCHORS.md, seed 2020 | — | 18 | 0.0719 | 0.0640 |" in block
+    assert "training took 2 min per seed" in block  # 100 s in every run
     assert "0.0595 ± 0.0008" in block
 
     # Rewriting replaces the block instead of appending a second one.

@@ -195,8 +195,10 @@ def report(path: Path, out: Path) -> None:
         None,
     )
     minutes = [r["train_seconds"] / 60 for r in runs if r.get("train_seconds")]
-    span = sorted({round(min(minutes, default=0)), round(max(minutes, default=0))})
-    took = f"; training took {'-'.join(map(str, span))} min per seed" if minutes else ""
+    took = ""
+    if minutes:
+        low, high = round(min(minutes)), round(max(minutes))
+        took = f"; training took {low if low == high else f'{low}-{high}'} min per seed"
     lines = [
         "### RecBole itself, rerun here",
         "",

@@ -10,7 +10,6 @@ import datetime as dt
 import sys
 import tempfile
 import time
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -189,6 +188,7 @@ def generative_section(
     models = [GenerativeRecommender.load(info["model_dir"]) for info in gen_run.fit_infos]
     sweep = guidance_sweep(models, split, categories)
     chosen = choose_guidance(sweep)
+    default_guidance = GenerativeConfig().request_guidance
     for row in sweep:
         json_rows.append(
             {
@@ -199,10 +199,7 @@ def generative_section(
                 **row,
             }
         )
-    following = []
-    for model in models:
-        model.config = replace(model.config, request_guidance=chosen)
-        following.append(request_following(model, split, categories))
+    following = [request_following(model, split, categories, guidance=chosen) for model in models]
     follow = {k: float(np.mean([f[k] for f in following])) for k in following[0]}
     json_rows.append(
         {
@@ -380,11 +377,10 @@ def generative_section(
         ),
         "",
         f"Without a request, validation NDCG@10 is {sweep[0]['ndcg@10_no_request']:.4f} "
-        f"(guidance only acts on a request). The shipped default is "
-        f"{GenerativeConfig().request_guidance:g}"
+        f"(guidance only acts on a request). The shipped default is {default_guidance:g}"
         + (
             "."
-            if GenerativeConfig().request_guidance == chosen
+            if default_guidance == chosen
             else f"; this run chose {chosen:g}, and the test table below uses {chosen:g}."
         ),
         "",

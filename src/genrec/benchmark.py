@@ -273,12 +273,27 @@ def request_following(
     categories: Sequence[tuple[str, ...]],
     seed: int = 0,
     part: Part = "test",
+    guidance: float | None = None,
 ) -> dict[str, float]:
     """NDCG@10 with a held-out-template request for the held-out item's genre vs without, and
     the share of top-10 items that carry the requested genre, in English and in Chinese.
 
     ``part`` names the held-out item: ``"test"``, or ``"valid"`` (the history is then the
-    training prefix), on which settings such as the guidance weight are chosen."""
+    training prefix), on which settings such as the guidance weight are chosen. ``guidance``
+    decodes a generative model with that request-guidance weight (its own is restored after)."""
+    if guidance is None:
+        return _request_following(model, split, categories, seed, part)
+    saved = model.config
+    model.config = replace(saved, request_guidance=float(guidance))
+    try:
+        return _request_following(model, split, categories, seed, part)
+    finally:
+        model.config = saved
+
+
+def _request_following(
+    model: Any, split: SequenceSplit, categories: Sequence[tuple[str, ...]], seed: int, part: Part
+) -> dict[str, float]:
     from genrec.evaluation import ndcg_at_k, recall_at_k, target_ranks
     from genrec.generative.requests import held_out_requests
 
@@ -328,14 +343,10 @@ def guidance_sweep(
     (generative recommenders; each model's own weight is restored afterwards)."""
     rows = []
     for weight in grid:
-        figures = []
-        for model in models:
-            saved = model.config
-            model.config = replace(saved, request_guidance=float(weight))
-            try:
-                figures.append(request_following(model, split, categories, part="valid"))
-            finally:
-                model.config = saved
+        figures = [
+            request_following(model, split, categories, part="valid", guidance=weight)
+            for model in models
+        ]
         mean = {k: float(np.mean([f[k] for f in figures])) for k in figures[0]}
         rows.append({"request_guidance": float(weight), **mean})
     return rows

@@ -43,6 +43,15 @@ def test_timestamp_ties_keep_file_order():
     assert split.valid_targets.tolist() == [cat.index_of("a")]
 
 
+def test_train_times_align_with_the_training_items():
+    data = _dataset([("u", "e", 5), ("u", "b", 5), ("u", "a", 7), ("u", "c", 9), ("v", "a", 3)])
+    split = leave_one_out(data)
+    assert split.train_times is not None
+    assert split.train_times["u"].tolist() == [5, 5]  # valid (7) and test (9) are not training
+    assert split.train_times["v"].tolist() == [3]  # a short user keeps all for training
+    assert all(len(split.train_times[u]) == len(split.train[u]) for u in split.train)
+
+
 def test_short_users_train_only():
     data = _dataset([("u", "a", 1), ("u", "b", 2), ("v", "a", 1), ("v", "b", 2), ("v", "c", 3)])
     split = leave_one_out(data)

@@ -1,5 +1,6 @@
-"""What every trained model shares: device choice, seeding, training windows, and the
-epoch loop with early stopping on validation NDCG@10 (resumable from a checkpoint)."""
+"""What every trained model shares: device choice, seeding, training windows (and a random order
+for simultaneous interactions), and the epoch loop with early stopping on validation NDCG@10
+(resumable from a checkpoint)."""
 
 from __future__ import annotations
 
@@ -44,6 +45,31 @@ def seed_everything(seed: int) -> torch.Generator:
     return generator
 
 
+def simultaneous_order(times: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A permutation of ``range(len(times))`` that puts each run of equal ``times`` in a random
+    order (``sequence[order]`` is the reordered sequence).
+
+    Interactions logged at the same second have no order of their own: the log's order among
+    them is an accident of export. Training on a fresh random order each epoch stops a model
+    from learning that accident. Runs keep their place; only positions inside a run move, so
+    without equal neighbouring times the order is the identity.
+    """
+    run = np.r_[0, np.cumsum(np.diff(times) != 0)] if len(times) else np.zeros(0, np.int64)
+    return np.lexsort((rng.random(len(times)), run))  # by run, randomly within a run
+
+
+def _window_spans(n: int, max_len: int, stride: int) -> list[tuple[int, int, int]]:
+    """(start, end, new) of each window over ``n`` (input, next item) pairs: the window reads
+    pairs [start, end); pairs [new, end) are the ones no earlier window covered."""
+    starts = [0] if n <= max_len else list(range(0, n - max_len, stride)) + [n - max_len]
+    spans, covered = [], 0  # pairs [0, covered) are already in a window
+    for start in starts:
+        end = min(start + max_len, n)
+        spans.append((start, end, max(covered, start)))
+        covered = end
+    return spans
+
+
 def training_windows(
     sequences: Sequence[np.ndarray], max_len: int, stride: int
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -58,24 +84,39 @@ def training_windows(
     targets: list[np.ndarray] = []
     for seq in sequences:
         n = len(seq) - 1  # number of (input, next item) pairs
-        if n < 1:
-            continue
         x, y = seq[:-1] + 1, seq[1:]
-        starts = [0] if n <= max_len else list(range(0, n - max_len, stride)) + [n - max_len]
-        covered = 0  # targets [0, covered) of this sequence are already in a window
-        for start in starts:
-            end = min(start + max_len, n)
+        for start, end, new in _window_spans(n, max_len, stride) if n >= 1 else []:
             row_x = np.zeros(max_len, dtype=np.int64)
             row_y = np.full(max_len, -100, dtype=np.int64)
             row_x[: end - start] = x[start:end]
-            new = max(covered, start)
             row_y[new - start : end - start] = y[new:end]
-            covered = end
             inputs.append(row_x)
             targets.append(row_y)
     if not inputs:
         return np.zeros((0, max_len), dtype=np.int64), np.zeros((0, max_len), dtype=np.int64)
     return np.stack(inputs), np.stack(targets)
+
+
+def later_targets(
+    sequences: Sequence[np.ndarray], max_len: int, stride: int, horizon: int
+) -> np.ndarray:
+    """The items 2 .. ``horizon`` + 1 steps after each input: [W, T, horizon], aligned with
+    :func:`training_windows` (same windows, same positions; -100 where the sequence has ended
+    or the position is not a target)."""
+    rows: list[np.ndarray] = []
+    for seq in sequences:
+        n = len(seq) - 1
+        ahead = np.full((max(n, 0), horizon), -100, dtype=np.int64)  # [n, H]
+        for k in range(horizon):
+            later = seq[2 + k :]
+            ahead[: len(later), k] = later
+        for start, end, new in _window_spans(n, max_len, stride) if n >= 1 else []:
+            row = np.full((max_len, horizon), -100, dtype=np.int64)
+            row[new - start : end - start] = ahead[new:end]
+            rows.append(row)
+    if not rows:
+        return np.zeros((0, max_len, horizon), dtype=np.int64)
+    return np.stack(rows)
 
 
 @dataclass

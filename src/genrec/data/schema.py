@@ -219,13 +219,20 @@ class Dataset:
 
     def sequences(self) -> dict[str, np.ndarray]:
         """Each user's items (catalog indices) in time order."""
+        return self._per_user("item_index")
+
+    def sequence_times(self) -> dict[str, np.ndarray]:
+        """Each user's timestamps (int64), aligned with :meth:`sequences`."""
+        return self._per_user("timestamp")
+
+    def _per_user(self, column: str) -> dict[str, np.ndarray]:
         users = self.interactions["user_id"].to_numpy()
-        items = self.interactions["item_index"].to_numpy(dtype=np.int64)
+        values = self.interactions[column].to_numpy(dtype=np.int64)
         if len(users) == 0:
             return {}
         starts = np.flatnonzero(np.r_[True, users[1:] != users[:-1]])
         ends = np.r_[starts[1:], len(users)]
-        return {str(users[s]): items[s:e] for s, e in zip(starts, ends, strict=True)}
+        return {str(users[s]): values[s:e] for s, e in zip(starts, ends, strict=True)}
 
     def requests(self) -> dict[str, list[str]]:
         """Each user's request texts aligned with :meth:`sequences` ("" where none)."""

@@ -18,7 +18,9 @@ class SequenceSplit:
 
     ``train`` holds every user's training prefix (users with fewer than 3 interactions keep all
     of them for training and are not evaluated). ``users`` are the evaluated users, aligned with
-    ``valid_targets`` and ``test_targets``.
+    ``valid_targets`` and ``test_targets``. ``train_times`` holds the timestamps of ``train``'s
+    items (None for a split built without them); items with equal timestamps are simultaneous,
+    and their order in ``train`` is only the file's.
     """
 
     n_items: int
@@ -29,6 +31,7 @@ class SequenceSplit:
     valid_requests: list[str]
     test_requests: list[str]
     train_requests: dict[str, list[str]]
+    train_times: dict[str, np.ndarray] | None = None
 
     def histories(self, part: Part) -> list[np.ndarray]:
         """The input sequence for each evaluated user: train prefix (valid) or plus the
@@ -61,6 +64,8 @@ def leave_one_out(dataset: Dataset, min_length: int = 3) -> SequenceSplit:
         raise ValueError("min_length must be at least 3 (train, validation and test items)")
     sequences = dataset.sequences()
     all_requests = dataset.requests()
+    all_times = dataset.sequence_times()
+    train_times: dict[str, np.ndarray] = {}
     train: dict[str, np.ndarray] = {}
     train_requests: dict[str, list[str]] = {}
     users: list[str] = []
@@ -73,8 +78,10 @@ def leave_one_out(dataset: Dataset, min_length: int = 3) -> SequenceSplit:
         if len(seq) < min_length:
             train[user] = seq
             train_requests[user] = reqs
+            train_times[user] = all_times[user]
             continue
         train[user] = seq[:-2]
+        train_times[user] = all_times[user][:-2]
         train_requests[user] = reqs[:-2]
         users.append(user)
         valid_targets.append(int(seq[-2]))
@@ -90,4 +97,5 @@ def leave_one_out(dataset: Dataset, min_length: int = 3) -> SequenceSplit:
         valid_requests=valid_requests,
         test_requests=test_requests,
         train_requests=train_requests,
+        train_times=train_times,
     )

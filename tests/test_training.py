@@ -1,0 +1,56 @@
+"""Training helpers: simultaneous interactions reordered, later-item targets aligned."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from genrec.training import later_targets, simultaneous_order, training_windows
+
+
+def test_order_moves_items_only_inside_runs_of_equal_times() -> None:
+    seq = np.array([10, 11, 12, 13, 14, 15, 16], dtype=np.int64)
+    times = np.array([1, 5, 5, 5, 7, 9, 9], dtype=np.int64)
+    rng = np.random.default_rng(0)
+    seen: set[tuple[int, ...]] = set()
+    for _ in range(200):
+        out = seq[simultaneous_order(times, rng)]
+        assert out[0] == 10 and out[4] == 14  # single-item runs never move
+        assert sorted(out[1:4].tolist()) == [11, 12, 13]
+        assert sorted(out[5:].tolist()) == [15, 16]
+        seen.add(tuple(out.tolist()))
+    assert len(seen) == 6 * 2  # every order of both runs turns up
+
+
+def test_order_without_ties_is_the_identity() -> None:
+    rng = np.random.default_rng(0)
+    np.testing.assert_array_equal(simultaneous_order(np.array([1, 2, 3]), rng), [0, 1, 2])
+    np.testing.assert_array_equal(simultaneous_order(np.array([4]), rng), [0])
+    assert simultaneous_order(np.zeros(0, np.int64), rng).shape == (0,)
+
+
+def test_order_is_seeded() -> None:
+    times = np.repeat(np.arange(4), 10)
+    a = simultaneous_order(times, np.random.default_rng(7))
+    b = simultaneous_order(times, np.random.default_rng(7))
+    c = simultaneous_order(times, np.random.default_rng(8))
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+    np.testing.assert_array_equal(np.sort(a), np.arange(40))
+
+
+def test_later_targets_are_the_items_after_the_next_one() -> None:
+    seqs = [np.arange(100, 123, dtype=np.int64), np.array([7, 8], dtype=np.int64), np.array([5])]
+    inputs, targets = training_windows(seqs, 6, 4)
+    later = later_targets(seqs, 6, 4, 3)
+    assert later.shape == (*targets.shape, 3)
+    for x, y, ahead in zip(inputs, targets, later, strict=True):
+        for pos in np.flatnonzero(y >= 0):
+            seq = seqs[0] if x[0] >= 100 else seqs[1]
+            j = int(np.flatnonzero(seq == y[pos])[0])  # the next item's place in the sequence
+            want = [int(seq[j + k]) if j + k < len(seq) else -100 for k in (1, 2, 3)]
+            assert ahead[pos].tolist() == want
+        assert (ahead[y < 0] == -100).all()  # no later targets where there is no next target
+
+
+def test_later_targets_of_nothing() -> None:
+    assert later_targets([np.array([1])], 4, 2, 2).shape == (0, 4, 2)

@@ -134,3 +134,34 @@ def test_models_saved_before_request_guidance_load_without_it(trained, tmp_path)
     meta_path.write_text(json.dumps(meta))
     old = Recommender.load(tmp_path / "old")
     assert old.config.request_guidance == 0.0
+
+
+@pytest.mark.parametrize("reorder", [False, True])
+def test_each_training_target_gets_its_own_real_request(reorder):
+    from genrec.data.split import SequenceSplit
+    from genrec.generative.recommender import TrainingRequests
+    from genrec.training import simultaneous_order, training_windows
+
+    items = np.arange(3, 15, dtype=np.int64)  # one user, 12 items, logged in pairs
+    split = SequenceSplit(
+        n_items=20, train={"u": items}, users=[], valid_targets=np.zeros(0, np.int64),
+        test_targets=np.zeros(0, np.int64), valid_requests=[], test_requests=[],
+        train_requests={"u": [f"want {i}" for i in items]}, train_times={"u": np.arange(12) // 2},
+    )  # fmt: skip
+    texts = sorted(set(split.train_requests["u"]))
+    requests = TrainingRequests(
+        "data", np.zeros((len(texts) + 1, 4), np.float32), {t: i + 1 for i, t in enumerate(texts)},
+        np.full((20, 2, 1), -1), np.zeros((20, 2), np.int64), 0.25,
+    )  # fmt: skip
+    config = GenerativeConfig(**{**TINY.__dict__, "max_len": 6, "window_stride": 3})
+    order = simultaneous_order(split.train_times["u"], np.random.default_rng(3))
+    assert not np.array_equal(order, np.arange(12))
+    if not reorder:
+        order = np.arange(12)
+    reordered = np.concatenate([[20], items[order]])  # start id first, as training reads them
+    _, targets = training_windows([reordered], config.max_len, config.window_stride)
+    ids = requests.windows(split, config, [order] if reorder else None)
+    assert ids is not None and ids.shape == targets.shape
+    text_of = {i: t for t, i in requests.ids_by_text.items()}
+    for target, rid in zip(targets[targets >= 0], ids[targets >= 0], strict=True):
+        assert text_of[int(rid)] == f"want {target}"  # each request still names its own item

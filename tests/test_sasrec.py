@@ -101,6 +101,35 @@ def test_same_seed_same_scores(dataset: Dataset) -> None:
     assert not torch.equal(first.score(histories), other.score(histories))
 
 
+def tied_dataset(n_users: int = 40) -> Dataset:
+    """Cycle users whose items come in pairs logged at the same second."""
+    data = cycle_dataset(n_users)
+    frame = data.interactions.assign(timestamp=data.interactions["timestamp"] // 2)
+    return Dataset("tied", data.catalog, frame)
+
+
+def test_shuffled_ties_train_differently_but_reproducibly() -> None:
+    data = tied_dataset()
+    split = leave_one_out(data)
+    before = {u: s.copy() for u, s in split.train.items()}
+    short = replace(TINY, max_epochs=3, eval_every=1)
+    histories = split.histories("test")
+    first = SASRecRecommender(short).fit(data, split, seed=0)
+    again = SASRecRecommender(short).fit(data, split, seed=0)
+    kept = SASRecRecommender(replace(short, shuffle_ties=False)).fit(data, split, seed=0)
+    assert torch.equal(first.score(histories), again.score(histories))
+    assert not torch.equal(first.score(histories), kept.score(histories))
+    assert all(np.array_equal(before[u], split.train[u]) for u in before)  # split untouched
+    assert first.fit_info["train_targets"] == kept.fit_info["train_targets"]
+
+
+def test_later_items_share_the_target(dataset: Dataset) -> None:
+    model = SASRecRecommender(replace(TINY, later_weight=0.4, later_items=2)).fit(dataset, seed=0)
+    history = [f"i{j}" for j in range(7)]
+    recs = model.recommend(history=history, k=3, exclude_seen=False)
+    assert [r.item_id for r in recs[:2]] == ["i7", "i8"]  # next item first, the one after second
+
+
 def test_save_load_round_trip(dataset: Dataset, fitted: SASRecRecommender, tmp_path: Path) -> None:
     fitted.save(tmp_path / "model")
     loaded = Recommender.load(tmp_path / "model")
@@ -157,6 +186,9 @@ def test_config_round_trips_as_json() -> None:
         {"lr_end_factor": 1.5},
         {"weight_decay": -1.0},
         {"label_smoothing": 1.0},
+        {"later_weight": 1.0},
+        {"later_weight": -0.1},
+        {"later_items": 0},
         {"batch_size": 0},
         {"max_epochs": 0},
         {"patience": 0},

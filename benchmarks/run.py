@@ -123,13 +123,14 @@ def baselines_section(
             markdown_table(recbole_rows),
             "",
             f"RecBole 1.2.1 SASRec (CE loss) on the same data and split, from ../shared/ANCHORS.md "
-            f"(one run, seed 2020; RecBole rerun here with other seeds: the last section, "
-            f"`make bench-recbole`): NDCG@10 "
+            f"(one run, seed 2020, reproduced here exactly; RecBole rerun here with that and "
+            f"other seeds: the last section, `make bench-recbole`): NDCG@10 "
             f"{RECBOLE_ANCHOR['ndcg@10']:.4f}, Recall@10 {RECBOLE_ANCHOR['recall@10']:.4f}, "
             f"NDCG@5 {RECBOLE_ANCHOR['ndcg@5']:.4f}, MRR@10 {RECBOLE_ANCHOR['mrr@10']:.4f}. "
             f"Our SASRec-CE: NDCG@10 {sasrec_recbole['ndcg@10']:.4f} ± "
-            f"{sasrec_recbole['ndcg@10_std']:.4f}, Recall@10 {sasrec_recbole['recall@10']:.4f} — "
-            f"{verdict} RecBole's figure.",
+            f"{sasrec_recbole['ndcg@10_std']:.4f} (seeds {seeds}: "
+            f"{' / '.join(f'{v:.4f}' for v in sasrec_recbole['ndcg@10_per_seed'])}), "
+            f"Recall@10 {sasrec_recbole['recall@10']:.4f} — {verdict} RecBole's figure.",
             "",
         ]
     )
@@ -487,8 +488,8 @@ def main() -> int:
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    command = "make bench  (= python benchmarks/run.py --out docs" + (
-        f" --seeds {' '.join(map(str, args.seeds))})" if args.seeds != [0, 1, 2] else ")"
+    command = "python benchmarks/run.py --out docs" + (
+        f" --seeds {' '.join(map(str, args.seeds))}" if args.seeds != [0, 1, 2] else ""
     )
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="genrec-bench-") as tmp:
@@ -504,8 +505,8 @@ def main() -> int:
     header = [
         "# Benchmarks",
         "",
-        f"Produced by `{command}` on {dt.date.today().isoformat()}; the whole run took "
-        f"{minutes:.1f} min.",
+        f"Produced by `{command}` (the first step of `make bench`) on "
+        f"{dt.date.today().isoformat()}; it took {minutes:.1f} min.",
         f"Machine: {machine()}; Python {sys.version.split()[0]}; PyTorch CPU.",
         "Every figure in the ml-100k sections comes from that one run; the serving and "
         "feedback-loop sections at the end name their own runs. The same rows are in "

@@ -114,6 +114,7 @@ def rows_for(runs: Sequence[Run], dataset: str, command: str) -> list[dict[str, 
             values = [r.metrics[key] for r in run.results]
             row[key] = float(np.mean(values))
             row[f"{key}_std"] = float(np.std(values))
+        row["ndcg@10_per_seed"] = [float(r.metrics["ndcg@10"]) for r in run.results]
         row["train_seconds"] = float(np.mean(run.train_seconds))
         row["eval_seconds"] = float(np.mean([r.seconds for r in run.results]))
         if reference is not None and reference is not run:

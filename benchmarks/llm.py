@@ -41,14 +41,22 @@ from genrec.recommender import Recommender
 
 
 def without_items(split: SequenceSplit, cold: set[int]) -> SequenceSplit:
-    """The split with ``cold`` items removed from every training sequence (and their requests)."""
-    train, requests = {}, {}
+    """The split with ``cold`` items removed from every training sequence (and their requests
+    and timestamps)."""
+    train, requests, times = {}, {}, {}
     for user, seq in split.train.items():
         keep = np.array([int(i) not in cold for i in seq], dtype=bool)
         train[user] = seq[keep]
         texts = split.train_requests.get(user, [""] * len(seq))
         requests[user] = [t for t, k in zip(texts, keep, strict=True) if k]
-    return replace(split, train=train, train_requests=requests)
+        if split.train_times is not None:
+            times[user] = split.train_times[user][keep]
+    return replace(
+        split,
+        train=train,
+        train_requests=requests,
+        train_times=times if split.train_times is not None else None,
+    )
 
 
 def subset(split: SequenceSplit, rows: np.ndarray) -> SequenceSplit:

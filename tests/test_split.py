@@ -75,3 +75,12 @@ def test_unknown_part_is_rejected():
     data = _dataset([("u", "a", 1), ("u", "b", 2), ("u", "c", 3)])
     with pytest.raises(ValueError, match="unknown split part"):
         leave_one_out(data).histories("train")  # type: ignore[arg-type]
+
+
+def test_train_times_out_of_step_with_train_is_refused():
+    from dataclasses import replace
+
+    split = leave_one_out(_dataset([("u", "a", 1), ("u", "b", 2), ("u", "c", 3), ("u", "d", 4)]))
+    with pytest.raises(ValueError, match="user 'u' has 2 timestamps but the user has 1"):
+        replace(split, train={"u": split.train["u"][:1]})
+    assert replace(split, train={"u": split.train["u"][:1]}, train_times=None).train_times is None

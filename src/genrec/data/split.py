@@ -33,6 +33,19 @@ class SequenceSplit:
     train_requests: dict[str, list[str]]
     train_times: dict[str, np.ndarray] | None = None
 
+    def __post_init__(self) -> None:
+        if self.train_times is None:
+            return
+        for user, seq in self.train.items():
+            times = self.train_times.get(user)
+            if times is None or len(times) != len(seq):
+                got = "none" if times is None else str(len(times))
+                raise ValueError(
+                    f"train_times for user {user!r} has {got} timestamps but the user has "
+                    f"{len(seq)} training items; a split that changes train must change "
+                    "train_times with it (or set it to None)"
+                )
+
     def histories(self, part: Part) -> list[np.ndarray]:
         """The input sequence for each evaluated user: train prefix (valid) or plus the
         validation item (test)."""

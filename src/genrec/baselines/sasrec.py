@@ -65,10 +65,10 @@ class SASRecConfig:
     tied output embeddings) with lr 2e-3 and 64 windows per step. Measured on ml-100k (2-core
     CPU), untied output embeddings, dropout 0.5, lr 3e-3 and a linear lr decay were not better
     on validation NDCG@10. Shuffling simultaneous items was (history kept, seeds 0/1/2: valid
-    NDCG@10 .0678 -> .0724). ``later_weight`` 0.3 was not: with shuffled ties, valid NDCG@10
-    .0719 against .0720 (seeds 0-4), and .0792 against .0793 on a leave-one-out split nested in
-    the training prefixes (seeds 0-2), so it stays off. Patience counts evaluations, i.e.
-    ``patience * eval_every`` epochs.
+    NDCG@10 .0678 -> .0698). ``later_weight`` 0.3 is measured but off: with shuffled ties its
+    valid NDCG@10 is .0719 against .0704 (seeds 0-4, higher on 2 of 5), and .0792 against .0793
+    on a leave-one-out split nested in the training prefixes (seeds 0-2); see
+    docs/architecture.md. Patience counts evaluations, i.e. ``patience * eval_every`` epochs.
     """
 
     hidden_size: int = 64

@@ -160,3 +160,10 @@ def test_feedback_export_writes_the_stored_events(tmp_path, capsys):
     assert list(pd.read_parquet(target)["event"]) == ["click", "rating"]
     assert main(["feedback", "export", "--model-dir", str(tmp_path), "--out", "x.xlsx"]) == 2
     assert "error: " in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("bad", ["-1", "4294967296", "seven"])
+def test_seed_outside_what_numpy_accepts_is_a_usage_error(bad, capsys):
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["train", "--model", "popular", "--out", "o", "--seed", bad])
+    assert "--seed" in capsys.readouterr().err

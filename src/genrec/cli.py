@@ -307,6 +307,17 @@ def cmd_demo(args: argparse.Namespace) -> int:
 _UNIT_MINUTES = {"s": 1 / 60, "sec": 1 / 60, "m": 1.0, "min": 1.0, "h": 60.0}
 
 
+def _seed(text: str) -> int:
+    """--seed: a whole number in [0, 2**32 - 1] (what NumPy's and torch's seeding accept)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number in [0, 2**32 - 1]")
+    return value
+
+
 def _learn_every(text: str) -> tuple[int, float]:
     """--learn-every: '500' is (500 events, 0 minutes); '30min', '90s' or '2h' is (0, minutes)."""
     value = text.strip().lower()
@@ -518,7 +529,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_args(train)
     train.add_argument("--out", required=True, help="directory to write the model to")
     train.add_argument("--config", help="JSON or TOML file of the model's settings")
-    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--seed", type=_seed, default=0)
     train.add_argument("--quiet", action="store_true", help="no progress bars")
     llm = train.add_argument_group("--model llm")
     llm.add_argument(
@@ -658,7 +669,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ft.add_argument("--out", help="where to write the new version (default: next vNNNN)")
     ft.add_argument("--config", help="JSON or TOML file of FinetuneConfig fields")
-    ft.add_argument("--seed", type=int)
+    ft.add_argument("--seed", type=_seed)
     ft.add_argument(
         "--since", type=float, help="only events received at or after this Unix time (seconds)"
     )

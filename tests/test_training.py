@@ -54,3 +54,23 @@ def test_later_targets_are_the_items_after_the_next_one() -> None:
 
 def test_later_targets_of_nothing() -> None:
     assert later_targets([np.array([1])], 4, 2, 2).shape == (0, 4, 2)
+
+
+def test_epoch_orders_are_fixed_by_seed_and_epoch() -> None:
+    from genrec.data.split import SequenceSplit
+    from genrec.training import epoch_orders
+
+    times = {"u": np.repeat(np.arange(5), 4), "v": np.array([1, 1, 2])}
+    split = SequenceSplit(
+        n_items=30, train={"u": np.arange(20), "v": np.array([20, 21, 22])}, users=[],
+        valid_targets=np.zeros(0, np.int64), test_targets=np.zeros(0, np.int64),
+        valid_requests=[], test_requests=[], train_requests={}, train_times=times,
+    )  # fmt: skip
+    first = epoch_orders(split, 3, 1)
+    assert first is not None and [len(o) for o in first] == [20, 3]
+    again = epoch_orders(split, 3, 1)
+    assert again is not None
+    assert all(np.array_equal(a, b) for a, b in zip(first, again, strict=True))
+    later = epoch_orders(split, 3, 2)
+    assert later is not None and not np.array_equal(first[0], later[0])
+    assert epoch_orders(SequenceSplit(**{**split.__dict__, "train_times": None}), 3, 1) is None

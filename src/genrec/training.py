@@ -9,11 +9,15 @@ import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from torch import nn
 from tqdm.auto import tqdm
+
+if TYPE_CHECKING:
+    from genrec.data.split import SequenceSplit
 
 
 def resolve_device(name: str) -> torch.device:
@@ -58,9 +62,22 @@ def simultaneous_order(times: np.ndarray, rng: np.random.Generator) -> np.ndarra
     return np.lexsort((rng.random(len(times)), run))  # by run, randomly within a run
 
 
+def epoch_orders(split: SequenceSplit, seed: int, epoch: int) -> list[np.ndarray] | None:
+    """Each training sequence's :func:`simultaneous_order` for ``epoch``, in ``split.train``'s
+    user order; the same seed and epoch give the same orders (a resumed run replays them).
+    None when the split has no timestamps."""
+    if split.train_times is None:
+        return None
+    rng = np.random.default_rng((seed, epoch))
+    return [simultaneous_order(split.train_times[user], rng) for user in split.train]
+
+
 def _window_spans(n: int, max_len: int, stride: int) -> list[tuple[int, int, int]]:
     """(start, end, new) of each window over ``n`` (input, next item) pairs: the window reads
-    pairs [start, end); pairs [new, end) are the ones no earlier window covered."""
+    pairs [start, end); pairs [new, end) are the ones no earlier window covered. No pairs, no
+    windows."""
+    if n < 1:
+        return []
     starts = [0] if n <= max_len else list(range(0, n - max_len, stride)) + [n - max_len]
     spans, covered = [], 0  # pairs [0, covered) are already in a window
     for start in starts:
@@ -85,7 +102,7 @@ def training_windows(
     for seq in sequences:
         n = len(seq) - 1  # number of (input, next item) pairs
         x, y = seq[:-1] + 1, seq[1:]
-        for start, end, new in _window_spans(n, max_len, stride) if n >= 1 else []:
+        for start, end, new in _window_spans(n, max_len, stride):
             row_x = np.zeros(max_len, dtype=np.int64)
             row_y = np.full(max_len, -100, dtype=np.int64)
             row_x[: end - start] = x[start:end]
@@ -110,7 +127,7 @@ def later_targets(
         for k in range(horizon):
             later = seq[2 + k :]
             ahead[: len(later), k] = later
-        for start, end, new in _window_spans(n, max_len, stride) if n >= 1 else []:
+        for start, end, new in _window_spans(n, max_len, stride):
             row = np.full((max_len, horizon), -100, dtype=np.int64)
             row[new - start : end - start] = ahead[new:end]
             rows.append(row)

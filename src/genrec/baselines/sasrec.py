@@ -46,11 +46,11 @@ from genrec.recommender import ScoringRecommender
 from genrec.training import (
     LoopSettings,
     early_stopping_loop,
+    epoch_orders,
     init_weights,
     later_targets,
     resolve_device,
     seed_everything,
-    simultaneous_order,
     training_windows,
 )
 
@@ -236,20 +236,16 @@ class SASRecRecommender(ScoringRecommender):
         self.popularity = torch.from_numpy(np.log1p(counts)).to(torch.float32)  # [N]
         self.net = SASRecNet(n_items, cfg).to(self.device)
         sequences = list(split.train.values())
-        times = (
-            [split.train_times[user] for user in split.train]
-            if cfg.shuffle_ties and split.train_times is not None
-            else None
-        )
+        shuffling = cfg.shuffle_ties and split.train_times is not None
 
         def windows(epoch: int) -> tuple[torch.Tensor, torch.Tensor]:
             """The epoch's windows: inputs [W, T] and targets [W, T]."""
-            ordered = sequences
-            if times is not None:  # the same seed and epoch give the same order
-                rng = np.random.default_rng((seed, epoch))
-                ordered = [
-                    s[simultaneous_order(t, rng)] for s, t in zip(sequences, times, strict=True)
-                ]
+            orders = epoch_orders(split, seed, epoch) if shuffling else None
+            ordered = (
+                sequences
+                if orders is None
+                else [s[o] for s, o in zip(sequences, orders, strict=True)]
+            )
             inputs_np, targets_np = training_windows(ordered, cfg.max_len, cfg.window_stride)
             if cfg.later_weight > 0.0:  # next item in slot 0, the later ones after it
                 later = later_targets(ordered, cfg.max_len, cfg.window_stride, cfg.later_items)
@@ -271,7 +267,7 @@ class SASRecRecommender(ScoringRecommender):
 
         def run_epoch(epoch: int) -> float:
             nonlocal inputs, targets
-            if times is not None and epoch > 1:
+            if shuffling and epoch > 1:
                 inputs, targets = windows(epoch)  # simultaneous items in a new order
             order = torch.randperm(len(inputs), generator=generator)  # [W]
             total_loss, batches = 0.0, 0

@@ -7,7 +7,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export PYTHONHASHSEED := 0
 
-.PHONY: venv demo test lint bench bench-serve bench-feedback bench-llm bench-recbole format clean
+.PHONY: venv demo test test-fast lint bench bench-serve bench-feedback bench-llm bench-recbole format clean
 
 venv: $(STAMP)
 
@@ -25,6 +25,10 @@ demo: $(STAMP)
 
 test: $(STAMP) lint
 	$(PY) -m pytest -q -n 2 --durations=10
+
+# The unit tests alone: no lint, no PostgreSQL, no browser (what a quick local check needs).
+test-fast: $(STAMP)
+	$(PY) -m pytest -q -n 2 -m "not postgres and not browser"
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks

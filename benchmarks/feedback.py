@@ -38,14 +38,17 @@ from typing import Any
 
 import numpy as np
 
-from genrec.benchmark import machine, replace_block, write_json
 from genrec.data import load_builtin
 from genrec.data.schema import Dataset
 from genrec.data.split import SequenceSplit, leave_one_out
 from genrec.evaluation import ndcg_at_k, target_ranks
 from genrec.generative.recommender import GenerativeConfig, GenerativeRecommender
-from genrec.learning import FinetuneConfig, build_examples, finetune, promotion_check
-from genrec.serving.store import FeedbackEvent, FeedbackStore, ServedList
+from genrec.learning import FinetuneConfig, build_examples, finetune
+from genrec.lifecycle import promotion_check
+from genrec.store import FeedbackEvent, ServedList
+from genrec.store.database import FeedbackStore
+
+from harness import machine, replace_block, write_json
 
 K = 10
 
@@ -129,7 +132,7 @@ def serve_round(
     version: str,
 ) -> float:
     """Serve top-10 to every user, log lists and reactions; returns hits per list."""
-    catalog = model._require_catalog()
+    catalog = model.require_catalog()
     # What a user accepted, they watched: it joins their history (and is excluded as seen).
     histories = [np.concatenate([model.histories[u], np.fromiter(accepted[u], np.int64)])
                  for u in users]  # fmt: skip
@@ -173,7 +176,7 @@ def run_arm(
     tmp: Path,
     seed: int,
 ) -> list[dict[str, Any]]:
-    catalog = base._require_catalog()
+    catalog = base.require_catalog()
     future_genres = {u: {g for i in future[u] for g in catalog.categories[int(i)]} for u in users}
     accepted: dict[str, dict[int, None]] = {u: {} for u in users}
     store = FeedbackStore(f"sqlite:///{tmp / f'{name}.sqlite3'}")

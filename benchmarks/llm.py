@@ -8,7 +8,7 @@ model and SASRec on ml-100k, at one split, with 5% of the items held out of trai
   cold (all of them, up to ``--cold-users``). The LLM decodes with a beam, so evaluating every
   user on this CPU would take most of an hour: every model is evaluated on the same users.
 - Request following: held-out-template requests for the test item's genre, English and Chinese
-  (genrec.benchmark.request_following), on ``--request-users`` of those users.
+  (harness.request_following), on ``--request-users`` of those users.
 - Speed: per-request latency (median, p95) of one request at a time, the LLM with and without
   fast-forward and with 16 requests decoded together; LLM training seconds per 1k examples.
 
@@ -30,14 +30,15 @@ from typing import Any
 import numpy as np
 
 from genrec.baselines.sasrec import SASRecConfig, SASRecRecommender
-from genrec.benchmark import machine, replace_block, request_following, write_json
 from genrec.data import load_builtin
 from genrec.data.split import SequenceSplit, leave_one_out
 from genrec.evaluation import evaluate
 from genrec.generative.recommender import GenerativeConfig, GenerativeRecommender
-from genrec.generative.requests import RequestSynthesizer
 from genrec.llm.recommender import LLMConfig, LLMRecommender
 from genrec.recommender import Recommender
+from genrec.requests import RequestSynthesizer
+
+from harness import machine, replace_block, request_following, write_json
 
 
 def without_items(split: SequenceSplit, cold: set[int]) -> SequenceSplit:

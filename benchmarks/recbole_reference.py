@@ -181,8 +181,8 @@ def record_run(out: Path, results: dict[str, Any], result: dict[str, Any]) -> No
 def report(path: Path, out: Path) -> None:
     import numpy as np
 
-    from genrec.benchmark import RECBOLE_ANCHOR as ANCHOR
-    from genrec.benchmark import replace_block
+    from harness import RECBOLE_ANCHOR as ANCHOR
+    from harness import replace_block
 
     results = json.loads(path.read_text())
     runs = results["runs"]

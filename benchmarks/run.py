@@ -15,8 +15,14 @@ from typing import Any
 
 import numpy as np
 
+import genrec
 from genrec.baselines.sasrec import SASRecConfig
-from genrec.benchmark import (
+from genrec.data import load_builtin
+from genrec.data.split import SequenceSplit, leave_one_out
+from genrec.evaluation import evaluate
+from genrec.generative.recommender import GenerativeConfig, GenerativeRecommender
+
+from harness import (
     GUIDANCE_MIN_PRECISION,
     RECBOLE_ANCHOR,
     ExactDecoding,
@@ -38,11 +44,6 @@ from genrec.benchmark import (
     side_by_side,
     write_json,
 )
-from genrec.data import load_builtin
-from genrec.data.split import SequenceSplit, leave_one_out
-from genrec.evaluation import evaluate
-from genrec.generative.recommender import GenerativeConfig, GenerativeRecommender
-from genrec.recommender import Recommender
 
 
 def train_all(seeds: list[int], model_root: Path) -> tuple[list[Run], Any, SequenceSplit]:
@@ -215,7 +216,7 @@ def generative_section(
 
     # how much the beam loses against scoring every item's path, seed-0 model
     exact_model = GenerativeRecommender.load(gen_run.fit_infos[0]["model_dir"])
-    exact = evaluate(ExactDecoding(exact_model), split, "test").metrics  # type: ignore[arg-type]
+    exact = evaluate(ExactDecoding(exact_model), split, "test").metrics
     beam = gen_run.results[0].metrics
     json_rows.append(
         {
@@ -233,9 +234,9 @@ def generative_section(
     # speed, seed-0 model, against transformers generate() and SASRec scoring
     model = GenerativeRecommender.load(gen_run.fit_infos[0]["model_dir"])
     assert isinstance(model, GenerativeRecommender)
-    sasrec = Recommender.load(sas_run.fit_infos[0]["model_dir"])
+    sasrec = genrec.load(sas_run.fit_infos[0]["model_dir"])
     histories = split.histories("test")
-    from genrec.generative.requests import held_out_requests
+    from genrec.requests import held_out_requests
 
     texts, _ = held_out_requests(categories, split.test_targets, "en")
     encoder = model.encoder
@@ -364,7 +365,7 @@ def generative_section(
         "",
         "Request from held-out templates for the genre of the validation item, history = the "
         f"training prefix; mean over the {len(models)} seeds' models. Rule (fixed before "
-        "measuring, `genrec.benchmark.choose_guidance`): the smallest weight whose genre "
+        "measuring, `benchmarks/harness.py`'s `choose_guidance`): the smallest weight whose genre "
         f"precision reaches {GUIDANCE_MIN_PRECISION:.0%} in both languages.",
         "",
         "| guidance weight | NDCG@10, English | NDCG@10, Chinese | genre precision, English | "

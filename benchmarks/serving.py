@@ -39,9 +39,10 @@ from typing import Any
 import httpx
 import numpy as np
 
-from genrec.benchmark import machine, replace_block, write_json
 from genrec.serving.service import LoadedModel, Query
-from genrec.serving.store import FeedbackStore
+from genrec.store.database import FeedbackStore
+
+from harness import machine, replace_block, write_json
 
 KEY = "bench-key-" + "0" * 16
 HERE = Path(__file__).resolve().parent
@@ -204,17 +205,26 @@ def kill_test(model_dir: Path, db: str, tmp: Path, users: str, kill_after: float
     }
 
 
+def _cmdline(pid: str) -> list[bytes]:
+    try:
+        return (Path("/proc") / pid / "cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return []
+
+
 def finetune_children() -> list[int]:
-    """Pids of running `genrec finetune` processes (the online learner's children)."""
+    """Pids of running online fine-tunes: the processes a `genrec serve` spawned with
+    multiprocessing (genrec.serving.online)."""
     pids = []
     for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
+        if not entry.name.isdigit() or not any(b"spawn_main" in a for a in _cmdline(entry.name)):
             continue
         try:
-            argv = (entry / "cmdline").read_bytes().split(b"\0")
-        except OSError:
+            parent = (entry / "stat").read_text().rsplit(")", 1)[1].split()[1]
+        except (OSError, IndexError):
             continue
-        if b"genrec.cli" in argv and b"finetune" in argv:
+        argv = _cmdline(parent)
+        if b"genrec.cli" in argv and b"serve" in argv:
             pids.append(int(entry.name))
     return pids
 

@@ -10,17 +10,37 @@ from pathlib import Path
 import pytest
 from filelock import FileLock
 
+import genrec
 from genrec.data.schema import Dataset
+from genrec.recommender import Recommender
 
-from synthetic import checkerboard, saved_generative_model
+from synthetic import checkerboard, log_beta_lovers, saved_generative_model
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # One torch thread per test worker: `make test` runs as many workers as there are cores,
+    # and more threads than cores make OpenMP's waiting threads steal each other's time.
+    import torch
+
+    torch.set_num_threads(1)
 
 
 @pytest.fixture
 def board() -> Dataset:
     return checkerboard()
+
+
+@pytest.fixture
+def model(tiny_model_dir: Path) -> Recommender:
+    """The tiny generative model, loaded afresh (tests may change it)."""
+    return genrec.load(tiny_model_dir)
+
+
+@pytest.fixture
+def store_url(tmp_path: Path, model: Recommender) -> str:
+    """A SQLite store where 20 users liked the beta items they were shown (see synthetic.py)."""
+    return str(log_beta_lovers(model, f"sqlite:///{tmp_path / 'fb.sqlite3'}"))
 
 
 @pytest.fixture(scope="session")
@@ -90,3 +110,15 @@ def postgres_url() -> Iterator[str]:
                 (name,),
             )
             admin.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))
+
+
+# Tests that need a service CI installs (PostgreSQL, Chromium) carry a marker, so that
+# `make test-fast` can leave them out: -m "not postgres and not browser".
+SERVICE_FIXTURES = {"postgres_url": "postgres", "browser": "browser"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        for fixture, marker in SERVICE_FIXTURES.items():
+            if fixture in getattr(item, "fixturenames", ()):
+                item.add_marker(getattr(pytest.mark, marker))

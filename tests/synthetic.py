@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +13,7 @@ import pandas as pd
 
 from genrec.data.schema import Catalog, Dataset
 from genrec.generative.recommender import GenerativeConfig, GenerativeRecommender
+from genrec.store import FeedbackEvent, ServedList
 
 GROUP_SIZE = 10
 SEEN_PER_USER = 8
@@ -141,3 +144,74 @@ def save_tiny_lm(folder: Path, titles: list[str], kind: str = "gpt2", seed: int 
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder
+
+
+# ------------------------------------------------------------------------------ feedback
+T0 = datetime(2026, 11, 1, tzinfo=UTC)
+USERS = [f"u{i}" for i in range(20)]
+
+
+def beta_share(model, users, k=5):
+    return float(np.mean([
+        np.mean([r.item_id.startswith("b") for r in model.recommend(user=u, k=k)])
+        for u in users
+    ]))  # fmt: skip
+
+
+def log_beta_lovers(model, url):
+    """Serve top-10 to USERS; each likes the beta items shown and dislikes the alpha ones."""
+    from genrec.store.database import FeedbackStore  # the 'serve' extra (test_packaging)
+
+    with FeedbackStore(url) as store:
+        t = T0
+        for user in USERS:
+            recs = model.recommend(user=user, k=10)
+            rec_id = f"rec-{user}"
+            history = [str(model.catalog.item_ids[i]) for i in model.histories[user]]
+            store.log_served([ServedList(rec_id, user, "", history, [r.item_id for r in recs],
+                                         [r.score for r in recs], "v0001", False, t)])  # fmt: skip
+            for r in recs:
+                t += timedelta(seconds=1)
+                event = "like" if r.item_id.startswith("b") else "dislike"
+                store.add_feedback(
+                    FeedbackEvent(user, r.item_id, event, t, recommendation_id=rec_id)
+                )
+    return url
+
+
+def record_training_data(model_dir, tmp_path, *, missing=False):
+    """Write mixed_dataset to CSV files and record them in the saved model as its training data,
+    as `genrec train --data FILE --catalog FILE` does."""
+    import pandas as pd
+
+    data = mixed_dataset()
+    ids = data.catalog.item_ids
+    frame = data.interactions.assign(item_id=ids[data.interactions["item_index"].to_numpy()])
+    frame[["user_id", "item_id", "timestamp"]].to_csv(tmp_path / "log.csv", index=False)
+    pd.DataFrame({"item_id": ids, "title": data.catalog.titles,
+                  "categories": ["|".join(c) for c in data.catalog.categories]}
+                 ).to_csv(tmp_path / "items.csv", index=False)  # fmt: skip
+    meta_path = model_dir / "genrec.json"
+    meta = json.loads(meta_path.read_text())
+    meta["fit_info"]["data"] = {
+        "data": str(tmp_path / ("gone.csv" if missing else "log.csv")),
+        "catalog": str(tmp_path / "items.csv"), "users": None, "layout": "log", "columns": {},
+        "strict": True, "min_rating": None, "k_core": None, "last_n": None,
+    }  # fmt: skip
+    meta_path.write_text(json.dumps(meta))
+
+
+def versions_with_feedback(model_dir, tmp_path, *, recorded=True, missing=False):
+    """A folder of versions (``v0001`` = the model in ``model_dir``) whose store holds the beta
+    lovers' feedback; with ``recorded`` the model records CSV files as its training data (gone,
+    with ``missing``). Returns (the folder, the store URL)."""
+    import shutil
+
+    import genrec
+
+    root = tmp_path / "models"
+    shutil.copytree(model_dir, root / "v0001")
+    if recorded:
+        record_training_data(root / "v0001", tmp_path, missing=missing)
+    url = log_beta_lovers(genrec.load(root / "v0001"), f"sqlite:///{tmp_path / 'f.sqlite3'}")
+    return root, url

@@ -11,7 +11,8 @@ from fastapi.testclient import TestClient
 from genrec.config import ConfigError
 from genrec.serving.app import create_app
 from genrec.serving.settings import ServeSettings
-from genrec.serving.store import FeedbackStore, default_sqlite_url
+from genrec.store import default_sqlite_url
+from genrec.store.database import FeedbackStore
 
 KEY = "test-key-0123456789abcdef"
 AUTH = {"Authorization": f"Bearer {KEY}"}
@@ -178,6 +179,57 @@ def test_bad_feedback_is_refused_with_a_clear_422(client, event):
     res = client.post("/v1/feedback", json=event, headers=AUTH)
     assert res.status_code == 422, res.text
     assert res.json()["error"]
+
+
+def test_integral_numbers_are_integers_as_the_schema_says(client):
+    res = client.post("/v1/recommendations", json={"user_id": "u1", "k": 3.0})
+    assert res.status_code == 200 and len(res.json()["items"]) == 3
+    for k in (True, 3.5, "3"):
+        res = client.post("/v1/recommendations", json={"user_id": "u1", "k": k})
+        assert res.status_code == 422 and res.json()["details"][0]["field"] == "k"
+    event = {"user_id": 7.0, "item_id": "a1", "event": "click"}
+    assert client.post("/v1/feedback", json=event, headers=AUTH).status_code == 201
+
+
+@pytest.mark.parametrize(
+    ("event", "headers", "field"),
+    [
+        ({"event": "rating"}, {}, "rating.value"),
+        ({"event": "rating", "value": "4"}, {}, "rating.value"),
+        ({"event": "click", "value": 3}, {}, "click.value"),
+        ({"event": "clicked"}, {}, "event"),
+        ({"event": "click", "recommendation_id": ""}, {}, "click.recommendation_id"),
+        ({"event": "click", "timestamp": 0}, {}, "click.timestamp"),
+        ({"event": "click"}, {"Idempotency-Key": ""}, "Idempotency-Key"),
+        ({"event": "click"}, {"Idempotency-Key": "k" * 129}, "Idempotency-Key"),
+    ],
+)
+def test_feedback_422s_name_the_field_of_the_events_variant(client, event, headers, field):
+    body = {"user_id": "u1", "item_id": "a1", **event}
+    res = client.post("/v1/feedback", json=body, headers={**AUTH, **headers})
+    assert res.status_code == 422, res.text
+    assert res.json()["error"].startswith(f"invalid request: {field}: ")
+
+
+@pytest.mark.parametrize(
+    ("overrides", "secured"),
+    [
+        ({}, {"/v1/feedback", "/v1/admin/reload"}),
+        ({"require_key_for_reads": True},
+         {"/v1/feedback", "/v1/admin/reload", "/v1/recommendations", "/v1/items",
+          "/v1/items/{item_id}", "/metrics"}),
+        ({"api_keys": [], "insecure_dev": True}, set()),
+    ],
+)  # fmt: skip
+def test_the_openapi_document_declares_the_key_exactly_where_it_is_checked(
+    model_root, overrides, secured
+):
+    settings = ServeSettings(**{"model_dir": model_root, "api_keys": [KEY], **overrides})
+    paths = create_app(settings).openapi()["paths"]
+    declared = {path for path, ops in paths.items() for op in ops.values() if op.get("security")}
+    assert declared == secured
+    metrics = paths["/metrics"]["get"]["responses"]["200"]["content"]
+    assert list(metrics) == ["text/plain"]
 
 
 def test_feedback_about_an_unknown_item_is_kept_with_a_warning(client):

@@ -6,7 +6,12 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from genrec.benchmark import (
+import genrec
+from genrec.data.split import leave_one_out
+from genrec.evaluation import evaluate
+from genrec.generative.hf_generate import GenerateAdapter
+
+from harness import (
     choose_guidance,
     generate_calls,
     guidance_sweep,
@@ -14,11 +19,6 @@ from genrec.benchmark import (
     request_following,
     side_by_side,
 )
-from genrec.data.split import leave_one_out
-from genrec.evaluation import evaluate
-from genrec.generative.hf_generate import GenerateAdapter
-from genrec.recommender import Recommender
-
 from synthetic import mixed_dataset
 
 
@@ -40,7 +40,7 @@ def test_side_by_side_times_every_decoder_each_round_in_rotating_order():
 
 
 def test_generate_calls_decode_with_either_forward(tiny_model_dir):
-    model = Recommender.load(tiny_model_dir)
+    model = genrec.load(tiny_model_dir)
     histories = [np.array([0, 3, 5]), np.array([2])]
     for library in (True, False):
         one, many = generate_calls(model, histories, beam_size=8, library_forward=library, batch=3)
@@ -61,7 +61,7 @@ def test_generate_calls_decode_with_either_forward(tiny_model_dir):
 def test_request_following_on_validation_users_holds_out_the_validation_item(tiny_model_dir):
     dataset = mixed_dataset()  # the data the tiny model was trained on
     split = leave_one_out(dataset)
-    model = Recommender.load(tiny_model_dir)
+    model = genrec.load(tiny_model_dir)
     valid = request_following(model, split, dataset.catalog.categories, part="valid")
     test = request_following(model, split, dataset.catalog.categories, part="test")
     assert valid["users"] == len(split.users)  # every item has a genre
@@ -76,7 +76,7 @@ def test_request_following_on_validation_users_holds_out_the_validation_item(tin
 def test_guidance_sweep_decodes_with_each_weight_and_restores_the_model(tiny_model_dir):
     dataset = mixed_dataset()
     split = leave_one_out(dataset)
-    model = Recommender.load(tiny_model_dir)
+    model = genrec.load(tiny_model_dir)
     before = model.config
     rows = guidance_sweep([model], split, dataset.catalog.categories, grid=(0.0, 4.0))
     assert model.config == before

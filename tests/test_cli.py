@@ -65,7 +65,7 @@ def test_train_evaluate_recommend_on_users_own_files(tmp_path, capsys):
     ("argv", "message"),
     [
         (["data", "info", "missing.csv"], "neither a built-in dataset"),
-        (["recommend", "--model-dir", "nowhere", "--user", "1"], "not a genrec model directory"),
+        (["recommend", "--model-dir", "nowhere", "--user", "1"], "folder nowhere does not exist"),
         (["train", "--model", "popular", "--data", "ml-100k", "--out", "x", "--config",
           "nope.json"], "config file nope.json does not exist"),
     ],
@@ -148,7 +148,8 @@ def test_feedback_export_writes_the_stored_events(tmp_path, capsys):
 
     import pandas as pd
 
-    from genrec.serving.store import FeedbackEvent, FeedbackStore, default_sqlite_url
+    from genrec.store import FeedbackEvent, default_sqlite_url
+    from genrec.store.database import FeedbackStore
 
     with FeedbackStore(default_sqlite_url(tmp_path)) as store:
         now = datetime.now(UTC)

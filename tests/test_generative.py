@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 import torch
 
+import genrec
 from genrec.generative.recommender import GenerativeConfig, GenerativeRecommender
-from genrec.recommender import Recommender
 
 from synthetic import TINY_GENERATIVE as TINY
 from synthetic import mixed_dataset
@@ -17,7 +17,7 @@ from synthetic import mixed_dataset
 @pytest.fixture(scope="module")
 def trained(tiny_model_dir):
     """TINY trained on mixed_dataset(), seed 0 (conftest trains it once per session)."""
-    return Recommender.load(tiny_model_dir)
+    return genrec.load(tiny_model_dir)
 
 
 @pytest.mark.parametrize(
@@ -54,7 +54,7 @@ def test_save_load_keeps_index_and_weights(trained, tmp_path):
     trained.save(tmp_path / "gen")
     assert (tmp_path / "gen" / "backbone" / "config.json").is_file()
     assert (tmp_path / "gen" / "semantic_index.json").is_file()
-    loaded = Recommender.load(tmp_path / "gen")
+    loaded = genrec.load(tmp_path / "gen")
     request = "Show me beta movies"
     assert loaded.recommend(user="u3", k=5, request=request) == trained.recommend(
         user="u3", k=5, request=request
@@ -98,14 +98,14 @@ def test_items_added_after_training_are_coded_and_recommendable(tmp_path):
     assert len(everything) == 22
     assert np.exp([r.score for r in everything]).sum() == pytest.approx(1.0, abs=1e-4)
     model.save(tmp_path / "m")
-    loaded = Recommender.load(tmp_path / "m")
+    loaded = genrec.load(tmp_path / "m")
     assert loaded.recommend(history=["a1"], k=5) == model.recommend(history=["a1"], k=5)
 
 
 def test_exact_scoring_matches_a_wide_beam(trained):
     histories = [trained.histories[u] for u in ("u0", "u1", "u2")]
-    beam = trained.recommend_indices(histories, 6, beam_size=1000)
-    exact = trained.recommend_indices(histories, 6, exact=True)
+    beam = trained.with_decoding(beam_size=1000).recommend_indices(histories, 6)
+    exact = trained.with_decoding(exact=True).recommend_indices(histories, 6)
     assert np.array_equal(beam[0], exact[0])
     np.testing.assert_allclose(beam[1], exact[1], rtol=1e-5)
 
@@ -132,7 +132,7 @@ def test_models_saved_before_request_guidance_load_without_it(trained, tmp_path)
     assert meta["config"]["request_guidance"] == trained.config.request_guidance
     del meta["config"]["request_guidance"]
     meta_path.write_text(json.dumps(meta))
-    old = Recommender.load(tmp_path / "old")
+    old = genrec.load(tmp_path / "old")
     assert old.config.request_guidance == 0.0
 
 

@@ -1,5 +1,6 @@
-"""Learning from feedback: examples from the store, the three objectives, guards, versions, for
-the native generative model and the LLM backbone."""
+"""Learning from feedback: examples from the store, the three objectives, for the native
+generative model and the LLM backbone, and `genrec finetune` (versions and the guard through the
+library are in test_lifecycle.py)."""
 
 from __future__ import annotations
 
@@ -7,66 +8,26 @@ import copy
 import json
 import shutil
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import numpy as np
 import pytest
 
+import genrec
 from genrec.cli import main
-from genrec.data.split import leave_one_out
-from genrec.learning import (
-    FinetuneConfig,
-    build_examples,
-    finetune,
-    next_version_dir,
-    promotion_check,
-    read_feedback,
-    save_version,
+from genrec.learning import FinetuneConfig, build_examples, finetune, read_feedback
+from genrec.lifecycle import resolve_model_dir
+from genrec.store import FeedbackEvent, ServedList
+from genrec.store.database import FeedbackStore
+
+from synthetic import (
+    T0,
+    USERS,
+    beta_share,
+    log_beta_lovers,
+    mixed_dataset,
+    versions_with_feedback,
 )
-from genrec.recommender import ModelDirError, Recommender
-from genrec.serving.service import model_version, resolve_model_dir
-from genrec.serving.store import FeedbackEvent, FeedbackStore, ServedList
-
-from synthetic import mixed_dataset
-
-T0 = datetime(2026, 11, 1, tzinfo=UTC)
-USERS = [f"u{i}" for i in range(20)]
-
-
-@pytest.fixture
-def model(tiny_model_dir):
-    return Recommender.load(tiny_model_dir)
-
-
-def beta_share(model, users, k=5):
-    return float(np.mean([
-        np.mean([r.item_id.startswith("b") for r in model.recommend(user=u, k=k)])
-        for u in users
-    ]))  # fmt: skip
-
-
-def log_beta_lovers(model, url):
-    """Serve top-10 to USERS; each likes the beta items shown and dislikes the alpha ones."""
-    with FeedbackStore(url) as store:
-        t = T0
-        for user in USERS:
-            recs = model.recommend(user=user, k=10)
-            rec_id = f"rec-{user}"
-            history = [str(model.catalog.item_ids[i]) for i in model.histories[user]]
-            store.log_served([ServedList(rec_id, user, "", history, [r.item_id for r in recs],
-                                         [r.score for r in recs], "v0001", False, t)])  # fmt: skip
-            for r in recs:
-                t += timedelta(seconds=1)
-                event = "like" if r.item_id.startswith("b") else "dislike"
-                store.add_feedback(
-                    FeedbackEvent(user, r.item_id, event, t, recommendation_id=rec_id)
-                )
-    return url
-
-
-@pytest.fixture
-def store_url(tmp_path, model):
-    return log_beta_lovers(model, f"sqlite:///{tmp_path / 'fb.sqlite3'}")
 
 
 @pytest.mark.parametrize("objective", ["sft", "dpo", "reinforce"])
@@ -137,54 +98,10 @@ def test_no_usable_feedback_is_a_clear_error(model, tmp_path):
         finetune(model, examples)
 
 
-def test_versions_are_numbered_recorded_and_never_overwritten(
-    model, store_url, tmp_path, tiny_model_dir
-):
-    root = tmp_path / "models"
-    shutil.copytree(tiny_model_dir, root / "v0001")
-    examples = build_examples(model, *read_feedback(store_url))
-    tuned, report = finetune(model, examples, FinetuneConfig(epochs=1))
-    out = next_version_dir(root)
-    assert out == root / "v0002"
-    save_version(tuned, out, parent=root / "v0001", parent_version="v0001-x", report=report,
-                 promoted=True)  # fmt: skip
-    meta = json.loads((out / "genrec.json").read_text())
-    assert meta["version"] == "v0002" and model_version(out) == "v0002"
-    assert meta["fit_info"]["lineage"]["parent_version"] == "v0001-x"
-    assert meta["fit_info"]["lineage"]["examples"]["contexts"] == len(USERS)
-    assert Recommender.load(out).recommend(user="u1", k=3)
-    with pytest.raises(ModelDirError, match="never overwritten"):
-        save_version(tuned, out, parent=root / "v0001", parent_version="v0001", report=report,
-                     promoted=True)  # fmt: skip
-
-
-def test_the_guard_refuses_a_model_that_got_worse(model):
-    split = leave_one_out(mixed_dataset())
-    same = promotion_check(model, model, split, 0.02)
-    assert same.promoted and same.before == same.after
-    assert not promotion_check(model, BrokenModel(model), split, 0.02).promoted
-    assert promotion_check(model, model, None, 0.02).promoted
-
-
-class BrokenModel:
-    """Recommends the same items to everyone: validation NDCG collapses."""
-
-    def __init__(self, model):
-        self.model = model
-        self.catalog = model.catalog
-        self.histories = model.histories
-
-    def recommend_indices(self, histories, k, **kwargs):
-        rows = len(histories)
-        return np.tile(np.arange(k), (rows, 1)), np.zeros((rows, k))
-
-
 def test_cli_finetune_writes_the_next_version_and_points_current_to_it(
     tiny_model_dir, tmp_path, capsys
 ):
-    root = tmp_path / "models"
-    shutil.copytree(tiny_model_dir, root / "v0001")
-    url = log_beta_lovers(Recommender.load(root / "v0001"), f"sqlite:///{tmp_path / 'f.sqlite3'}")
+    root, url = versions_with_feedback(tiny_model_dir, tmp_path, recorded=False)
     config = tmp_path / "ft.json"
     config.write_text(json.dumps({"objective": "dpo", "epochs": 2}))
     argv = ["finetune", "--model-dir", str(root), "--feedback", url, "--config", str(config),
@@ -197,35 +114,10 @@ def test_cli_finetune_writes_the_next_version_and_points_current_to_it(
     assert "give --out DIR" in capsys.readouterr().err
 
 
-def _record_training_data(model_dir, tmp_path, *, missing=False):
-    """Write mixed_dataset to CSV files and record them in the saved model as its training data,
-    as `genrec train --data FILE --catalog FILE` does."""
-    import pandas as pd
-
-    data = mixed_dataset()
-    ids = data.catalog.item_ids
-    frame = data.interactions.assign(item_id=ids[data.interactions["item_index"].to_numpy()])
-    frame[["user_id", "item_id", "timestamp"]].to_csv(tmp_path / "log.csv", index=False)
-    pd.DataFrame({"item_id": ids, "title": data.catalog.titles,
-                  "categories": ["|".join(c) for c in data.catalog.categories]}
-                 ).to_csv(tmp_path / "items.csv", index=False)  # fmt: skip
-    meta_path = model_dir / "genrec.json"
-    meta = json.loads(meta_path.read_text())
-    meta["fit_info"]["data"] = {
-        "data": str(tmp_path / ("gone.csv" if missing else "log.csv")),
-        "catalog": str(tmp_path / "items.csv"), "users": None, "layout": "log", "columns": {},
-        "strict": True, "min_rating": None, "k_core": None, "last_n": None,
-    }  # fmt: skip
-    meta_path.write_text(json.dumps(meta))
-
-
 def test_cli_finetune_guards_with_the_dataset_the_model_was_trained_on(
     tiny_model_dir, tmp_path, capsys
 ):
-    root = tmp_path / "models"
-    shutil.copytree(tiny_model_dir, root / "v0001")
-    _record_training_data(root / "v0001", tmp_path)
-    url = log_beta_lovers(Recommender.load(root / "v0001"), f"sqlite:///{tmp_path / 'f.sqlite3'}")
+    root, url = versions_with_feedback(tiny_model_dir, tmp_path)
     assert main(["finetune", "--model-dir", str(root), "--feedback", url, "--quiet"]) == 0
     assert "validation NDCG@10 changed" in capsys.readouterr().out
     promotion = json.loads((root / "v0002" / "genrec.json").read_text())["fit_info"]["lineage"][
@@ -241,10 +133,7 @@ def test_cli_finetune_guards_with_the_dataset_the_model_was_trained_on(
 def test_cli_finetune_says_when_the_recorded_dataset_cannot_be_loaded(
     tiny_model_dir, tmp_path, capsys
 ):
-    root = tmp_path / "models"
-    shutil.copytree(tiny_model_dir, root / "v0001")
-    _record_training_data(root / "v0001", tmp_path, missing=True)
-    url = log_beta_lovers(Recommender.load(root / "v0001"), f"sqlite:///{tmp_path / 'f.sqlite3'}")
+    root, url = versions_with_feedback(tiny_model_dir, tmp_path, missing=True)
     assert main(["finetune", "--model-dir", str(root), "--feedback", url, "--quiet"]) == 0
     captured = capsys.readouterr()
     assert "gone.csv" in captured.err and "could not be loaded" in captured.err
@@ -270,7 +159,7 @@ def test_new_catalog_items_get_codes_and_are_learned_from_feedback(tiny_model_di
     argv = ["finetune", "--model-dir", str(root), "--feedback", url, "--new-items",
             str(tmp_path / "new.csv"), "--config", str(config), "--quiet"]  # fmt: skip
     assert main(argv) == 0
-    tuned = Recommender.load(root / "v0002")
+    tuned = genrec.load(root / "v0002")
     assert "b10" in tuned.catalog and len(tuned.catalog) == 21
     shown = [r.item_id for u in USERS for r in tuned.recommend(user=u, k=3)]
     assert shown.count("b10") >= len(USERS) // 2
@@ -333,6 +222,6 @@ def test_cli_finetune_and_new_items_work_for_an_llm_model(llm_model, tmp_path, c
             "--no-validate", "--quiet"]  # fmt: skip
     assert main(argv) == 0
     assert "1 added" in capsys.readouterr().err
-    tuned = Recommender.load(resolve_model_dir(root))
+    tuned = genrec.load(resolve_model_dir(root))
     assert tuned.kind == "llm" and "b99" in tuned.catalog
     assert "b99" in {r.item_id for r in tuned.recommend(user="u0", k=20)}

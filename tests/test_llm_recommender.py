@@ -11,11 +11,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import genrec
 from genrec.cli import main
 from genrec.config import ConfigError
 from genrec.llm.base import BaseModelError
 from genrec.llm.recommender import LLMConfig, LLMRecommender, build_prompt
-from genrec.recommender import Recommender
 
 from synthetic import GROUP_SIZE, checkerboard, make_dataset, mixed_dataset, save_tiny_lm
 
@@ -47,7 +47,7 @@ def test_lora_fine_tuning_learns_merges_and_round_trips(tiny_lm_dir, tmp_path):
     assert model.fit_info["steps"] > 0
     out = model.save(tmp_path / "m")
     assert not list((out / "lm").glob("adapter_*")), "LoRA is merged into plain weights"
-    loaded = Recommender.load(out)
+    loaded = genrec.load(out)
     assert isinstance(loaded, LLMRecommender)
     assert loaded.recommend(user="u0", k=4) == model.recommend(user="u0", k=4)
     assert model.fit_info["final_loss"] < 0.98 * model.fit_info["first_loss"]

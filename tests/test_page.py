@@ -13,7 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from genrec.serving.store import FeedbackStore, default_sqlite_url
+from genrec.store import default_sqlite_url
+from genrec.store.database import FeedbackStore
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 KEY = "browser-test-key-0123456789"

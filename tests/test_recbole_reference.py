@@ -11,8 +11,9 @@ from types import ModuleType
 import pandas as pd
 import pytest
 
-from genrec.benchmark import read_block
 from genrec.data.builtin import ml100k_files
+
+from harness import read_block
 
 SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "recbole_reference.py"
 

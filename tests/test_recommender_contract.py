@@ -1,15 +1,40 @@
-"""One contract every recommender passes (in the spirit of implicit's RecommenderBaseTestMixin)."""
+"""One contract every recommender passes (in the spirit of implicit's RecommenderBaseTestMixin):
+every built-in kind, and the example kind of docs/architecture.md's "Add a model" walkthrough,
+run from the page itself."""
 
 from __future__ import annotations
+
+import re
+import sys
+import types
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+import genrec
 from genrec.data.schema import UnknownItemError
-from genrec.models import registry
+from genrec.models import BUILTIN_KINDS, registry
 from genrec.recommender import Recommender, UnknownUserError
 
 from synthetic import GROUP_SIZE, SEEN_PER_USER, checkerboard
+
+ARCHITECTURE = Path(__file__).resolve().parents[1] / "docs" / "architecture.md"
+
+
+def walkthrough_kind() -> type[Recommender]:
+    """Run the first Python block of the "Add a model" section; it defines and registers a
+    kind (registering the same class again is harmless)."""
+    section = ARCHITECTURE.read_text().split("## Add a model", 1)[1]
+    code = re.search(r"```python\n(.*?)```", section, re.S)
+    assert code is not None, "the walkthrough's code block is missing"
+    module = types.ModuleType("walkthrough")  # dataclasses look their module up
+    sys.modules[module.__name__] = module
+    exec(compile(code.group(1), str(ARCHITECTURE), "exec"), module.__dict__)
+    return registry()["transition"]
+
+
+WALKTHROUGH = walkthrough_kind()
 
 TINY: dict[str, dict[str, object]] = {
     "popular": {},
@@ -41,6 +66,7 @@ TINY: dict[str, dict[str, object]] = {
         "eval_every": 100,
         "beam_size": 8,
     },
+    "transition": {},  # docs/architecture.md's example
     # A tiny random GPT-2 (its folder is made per session: see tiny_lm_dir), fully fine-tuned.
     "llm": {
         "lora": False,
@@ -53,7 +79,7 @@ TINY: dict[str, dict[str, object]] = {
         "beam_width": 24,
     },
 }
-PERSONALISED = ["itemknn", "content", "sasrec", "generative", "llm"]
+PERSONALISED = ["itemknn", "content", "sasrec", "generative", "llm", "transition"]
 
 
 def _build(kind: str, **extra: object) -> Recommender:
@@ -70,8 +96,8 @@ def fitted(request: pytest.FixtureRequest) -> tuple[str, Recommender]:
     return request.param, _build(request.param, **extra).fit(board, seed=0)
 
 
-def test_every_registered_model_is_covered():
-    assert set(registry()) == set(TINY)
+def test_every_built_in_model_and_the_walkthrough_are_covered():
+    assert {klass.kind for klass in BUILTIN_KINDS} | {WALKTHROUGH.kind} == set(TINY)
 
 
 def test_checkerboard_known_answer(fitted):
@@ -104,7 +130,7 @@ def test_scores_are_sorted_and_items_distinct(fitted):
 def test_save_load_round_trip_gives_identical_recommendations(fitted, tmp_path):
     _, model = fitted
     model.save(tmp_path / "m")
-    loaded = Recommender.load(tmp_path / "m")
+    loaded = genrec.load(tmp_path / "m")
     assert type(loaded) is type(model)
     for user in ("u0", "u5"):
         assert loaded.recommend(user=user, k=7) == model.recommend(user=user, k=7)

@@ -1,7 +1,7 @@
 import numpy as np
 
 from genrec.generative.recommender import TrainingRequests
-from genrec.generative.requests import (
+from genrec.requests import (
     HELD_OUT_TEMPLATES,
     TRAIN_TEMPLATES,
     RequestSynthesizer,

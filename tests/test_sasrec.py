@@ -11,12 +11,12 @@ import pandas as pd
 import pytest
 import torch
 
+import genrec
 from genrec.baselines.sasrec import SASRecConfig, SASRecRecommender, training_windows
 from genrec.config import ConfigError
 from genrec.data.schema import Catalog, Dataset
 from genrec.data.split import leave_one_out
 from genrec.evaluation import evaluate
-from genrec.recommender import Recommender
 
 N_ITEMS = 12
 TINY = SASRecConfig(
@@ -132,7 +132,7 @@ def test_later_items_share_the_target(dataset: Dataset) -> None:
 
 def test_save_load_round_trip(dataset: Dataset, fitted: SASRecRecommender, tmp_path: Path) -> None:
     fitted.save(tmp_path / "model")
-    loaded = Recommender.load(tmp_path / "model")
+    loaded = genrec.load(tmp_path / "model")
     assert isinstance(loaded, SASRecRecommender)
     assert loaded.config == fitted.config
     histories = leave_one_out(dataset).histories("test")

@@ -2,18 +2,10 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from genrec.recommender import ModelDirError
-from genrec.serving.service import (
-    LoadedModel,
-    ModelHolder,
-    Query,
-    model_version,
-    resolve_model_dir,
-)
+from genrec.serving.service import LoadedModel, ModelHolder, Query
 
 
 @pytest.fixture(scope="module")
@@ -24,40 +16,6 @@ def model_dir(tiny_model_dir):
 @pytest.fixture(scope="module")
 def loaded(model_dir):
     return LoadedModel.load(model_dir)
-
-
-def test_a_folder_of_versions_serves_the_last_one_or_the_one_named_current(tmp_path, model_dir):
-    import shutil
-
-    for name in ("v0001", "v0002"):
-        shutil.copytree(model_dir, tmp_path / name)
-    assert resolve_model_dir(tmp_path) == tmp_path / "v0002"
-    (tmp_path / "CURRENT").write_text("v0001\n")
-    assert resolve_model_dir(tmp_path) == tmp_path / "v0001"
-    (tmp_path / "CURRENT").write_text("v0009\n")
-    with pytest.raises(ModelDirError, match="v0009"):
-        resolve_model_dir(tmp_path)
-
-
-def test_a_folder_without_a_model_is_a_clear_error(tmp_path):
-    with pytest.raises(ModelDirError, match="no saved model"):
-        resolve_model_dir(tmp_path)
-    with pytest.raises(ModelDirError, match="does not exist"):
-        resolve_model_dir(tmp_path / "missing")
-
-
-def test_the_version_comes_from_genrec_json_or_changes_with_the_files(tmp_path, model_dir):
-    import shutil
-
-    copy = shutil.copytree(model_dir, tmp_path / "m")
-    first = model_version(copy)
-    assert first == model_version(copy)
-    (copy / "item_vectors.npy").write_bytes((copy / "item_vectors.npy").read_bytes() + b"\0")
-    assert model_version(copy) != first
-    meta = json.loads((copy / "genrec.json").read_text())
-    meta["version"] = "2026-12-01.1"
-    (copy / "genrec.json").write_text(json.dumps(meta))
-    assert model_version(copy) == "2026-12-01.1"
 
 
 def test_batched_answers_equal_one_by_one_answers(loaded):

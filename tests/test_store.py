@@ -15,15 +15,15 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from genrec.serving.store import (
+from genrec.store import (
     EVENTS,
     FeedbackEvent,
-    FeedbackStore,
     ServedList,
     StoreError,
     default_sqlite_url,
     normalize_url,
 )
+from genrec.store.database import FeedbackStore
 
 T0 = datetime(2024, 5, 17, 9, 30, 15, 123457, tzinfo=UTC)
 

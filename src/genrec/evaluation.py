@@ -7,19 +7,30 @@ Recall@K equals HR@K.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 from tqdm.auto import tqdm
 
 from genrec.data.split import Part, SequenceSplit
 
-if TYPE_CHECKING:
-    from genrec.recommender import Recommender
-
 DEFAULT_KS = (5, 10, 20)
+
+
+class Ranker(Protocol):
+    """What the evaluator needs of a model: batched top-k over catalog indices (every
+    :class:`~genrec.recommender.Recommender` is one)."""
+
+    def recommend_indices(
+        self,
+        histories: Sequence[np.ndarray],
+        k: int,
+        *,
+        requests: Sequence[str] | None = None,
+        exclude_seen: bool = True,
+    ) -> tuple[np.ndarray, np.ndarray]: ...
 
 
 def target_ranks(top_indices: np.ndarray, targets: np.ndarray) -> np.ndarray:
@@ -93,7 +104,7 @@ class EvalResult:
 
 
 def evaluate(
-    model: Recommender,
+    model: Ranker,
     split: SequenceSplit,
     part: Part = "test",
     *,
@@ -158,3 +169,16 @@ def evaluate(
         "requests": "none" if requests is None else "given",
     }
     return EvalResult(metrics=metrics, protocol=protocol, per_user=per_user, seconds=seconds)
+
+
+def validation_ndcg(
+    split: SequenceSplit, *, exclude_seen: bool = True
+) -> Callable[[Ranker], float]:
+    """The usual early-stopping signal: full-catalog NDCG@10 on the split's validation items of
+    the model as it is when called. Training harnesses may pass any other ``Validate``."""
+
+    def validate(model: Ranker) -> float:
+        result = evaluate(model, split, "valid", exclude_seen=exclude_seen)
+        return float(result.metrics["ndcg@10"])
+
+    return validate

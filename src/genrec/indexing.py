@@ -12,7 +12,9 @@ deepest nodes are the items themselves.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -75,6 +77,21 @@ class E5Encoder:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         return np.stack([self._cache[t] for t in texts])
+
+
+def item_vectors_cached(encoder: TextEncoder, texts: list[str]) -> np.ndarray:
+    """Encode item texts once per (encoder, texts); cached under GENREC_CACHE or ~/.cache."""
+    root = Path(os.environ.get("GENREC_CACHE", Path.home() / ".cache" / "genrec"))
+    key = hashlib.sha256(json.dumps([encoder.name, texts]).encode()).hexdigest()[:24]
+    path = root / f"item-vectors-{key}.npy"
+    if path.is_file():
+        return np.load(path)
+    vectors = encoder.encode_items(texts)
+    root.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp.npy")
+    np.save(tmp, vectors)
+    tmp.replace(path)
+    return vectors
 
 
 @dataclass(frozen=True)

@@ -1,19 +1,22 @@
 """The one model interface: ``fit``, ``recommend``, ``save``, ``load``.
 
-Every recommender, baseline or generative, implements ``_fit`` and ``recommend_indices`` (batched,
-over catalog indices); this class turns that into the user-facing ``recommend`` with external
-ids, titles and scores, and handles what every saved model shares (catalog, user histories,
-config).
+Every recommender, baseline or generative, implements ``_fit`` and ``_top_k`` (a batch of
+:class:`TopKQuery`: histories, requests, and the allowed items as a mask); this class builds that
+mask once from the seen, excluded and candidate items, and turns the result into ``recommend``
+with external ids, titles and scores. It also handles what every saved model shares (catalog,
+user histories, config). Loading a folder whose kind is not known in advance is
+:func:`genrec.load` (the model registry), which dispatches to the right class's ``load``.
 """
 
 from __future__ import annotations
 
+import inspect
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Self, TypedDict, Unpack
 
 import numpy as np
 import pandas as pd
@@ -21,8 +24,14 @@ import torch
 
 from genrec.data.schema import Catalog, Dataset
 from genrec.data.split import SequenceSplit, leave_one_out
+from genrec.evaluation import validation_ndcg
+from genrec.render import NOUNS_BY_DATASET, Nouns, render_sentence
 
 FORMAT_VERSION = 1
+META_FILE = "genrec.json"
+# What a training harness passes to ``fit``: a score of the model as it is (higher is better),
+# for early stopping and checkpoint choice; see :func:`genrec.evaluation.validation_ndcg`.
+Validate = Callable[["Recommender"], float]
 
 
 class UnknownUserError(KeyError):
@@ -57,6 +66,47 @@ class RecommendationList:
         return {"items": [r.to_dict() for r in self.items], "text": self.text}
 
 
+@dataclass(frozen=True)
+class TopKQuery:
+    """What a model ranks for: a batch of histories (catalog indices) and request texts, how
+    many items, and which items each row may get (``allowed`` [B, N] bool; None: all)."""
+
+    histories: Sequence[np.ndarray]
+    k: int  # at most the catalog's size
+    allowed: np.ndarray | None
+    requests: Sequence[str] | None  # models that do not read text ignore them
+
+
+class RecommendOptions(TypedDict, total=False):
+    """The options of :meth:`Recommender.recommend` after user, history and k."""
+
+    exclude: Sequence[object]
+    exclude_seen: bool
+    request: str | None
+    categories: Sequence[str] | None
+
+
+def read_model_meta(path: str | Path) -> dict[str, Any]:
+    """The ``genrec.json`` of a saved model folder, checked for a format this genrec reads."""
+    src = Path(path)
+    meta_path = src / META_FILE
+    if not meta_path.is_file():
+        raise ModelDirError(f"{src} is not a genrec model directory (no {META_FILE})")
+    try:
+        meta = json.loads(meta_path.read_text())
+    except ValueError as exc:
+        raise ModelDirError(f"{meta_path} is not valid JSON: {exc}") from None
+    if not isinstance(meta, dict) or meta.get("format_version") != FORMAT_VERSION:
+        found = meta.get("format_version") if isinstance(meta, dict) else None
+        raise ModelDirError(
+            f"{src}: model format {found} is not supported (this genrec reads format "
+            f"{FORMAT_VERSION})"
+        )
+    if not isinstance(meta.get("model"), str):
+        raise ModelDirError(f"{meta_path} names no model kind")
+    return meta
+
+
 class Recommender(ABC):
     """Base of every model. Subclasses set ``kind`` and ``config_class``."""
 
@@ -83,23 +133,35 @@ class Recommender(ABC):
         *,
         seed: int = 0,
         progress: bool = False,
+        validate: Validate | None = None,
     ) -> Self:
-        """Train on the split's training part (validation part for early stopping, if used).
+        """Train on the split's training part; models that stop early call ``validate(self)``
+        (higher is better). By default that is NDCG@10 on the split's validation items; a
+        training harness may pass its own.
 
         The user histories kept for ``recommend(user=...)`` are the dataset's full sequences.
         """
         self.catalog = dataset.catalog
         self.histories = dataset.sequences()
         split = split if split is not None else leave_one_out(dataset)
-        self._fit(split, seed=seed, progress=progress)
+        if validate is None:
+            validate = validation_ndcg(split, exclude_seen=self.validation_excludes_seen)
+        self._fit(split, seed=seed, progress=progress, validate=validate)
         self.fit_info["dataset"] = dataset.name
         return self
 
+    @property
+    def validation_excludes_seen(self) -> bool:
+        """Whether the default validation removes history items from the candidates: the
+        config's ``valid_exclude_seen`` where it has one (models that stop early), else yes."""
+        return bool(getattr(self.config, "valid_exclude_seen", True))
+
     @abstractmethod
-    def _fit(self, split: SequenceSplit, *, seed: int, progress: bool) -> None: ...
+    def _fit(
+        self, split: SequenceSplit, *, seed: int, progress: bool, validate: Validate
+    ) -> None: ...
 
     # ---------------------------------------------------------------- inference
-    @abstractmethod
     def recommend_indices(
         self,
         histories: Sequence[np.ndarray],
@@ -117,6 +179,18 @@ class Recommender(ABC):
         ``candidates`` is a boolean mask [N] of allowed items, ``requests`` are free-text requests
         (models that do not read text ignore them).
         """
+        n_items = len(self.require_catalog())
+        if k < 1:
+            raise ValueError(f"k must be at least 1, got {k}")
+        allowed = None
+        if exclude_seen or exclude is not None or candidates is not None:
+            allowed = ~blocked_items(n_items, histories, exclude_seen, exclude, candidates)
+        return self._top_k(TopKQuery(histories, min(k, n_items), allowed, requests))
+
+    @abstractmethod
+    def _top_k(self, query: TopKQuery) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k indices and scores per row among its allowed items, as
+        :meth:`recommend_indices` returns them."""
 
     def recommend(
         self,
@@ -134,7 +208,7 @@ class Recommender(ABC):
         Raises :class:`UnknownUserError` for a user the model has not seen when no history is
         given, and :class:`~genrec.data.schema.UnknownItemError` for unknown ids in ``history``.
         """
-        catalog = self._require_catalog()
+        catalog = self.require_catalog()
         if k < 1:
             raise ValueError(f"k must be at least 1, got {k}")
         if history is not None:
@@ -170,28 +244,17 @@ class Recommender(ABC):
         user: str | None = None,
         history: Sequence[object] | None = None,
         k: int = 10,
-        *,
-        exclude: Sequence[object] = (),
-        exclude_seen: bool = True,
-        request: str | None = None,
-        categories: Sequence[str] | None = None,
+        **options: Unpack[RecommendOptions],
     ) -> RecommendationList:
-        """:meth:`recommend` plus a sentence in the request's language naming the items."""
-        from genrec.render import NOUNS_BY_DATASET, Nouns, render_sentence
-
-        items = self.recommend(
-            user,
-            history,
-            k,
-            exclude=exclude,
-            exclude_seen=exclude_seen,
-            request=request,
-            categories=categories,
-        )
+        """:meth:`recommend` (the same arguments) plus a sentence in the request's language
+        naming the items."""
+        items = self.recommend(user, history, k, **options)
         nouns = NOUNS_BY_DATASET.get(str(self.fit_info.get("dataset", "")), Nouns())
-        return RecommendationList(items, render_sentence([r.title for r in items], request, nouns))
+        titles = [r.title for r in items]
+        return RecommendationList(items, render_sentence(titles, options.get("request"), nouns))
 
-    def _require_catalog(self) -> Catalog:
+    def require_catalog(self) -> Catalog:
+        """The catalog, or a clear error when the model is neither fitted nor loaded."""
         if self.catalog is None:
             raise RuntimeError(f"{type(self).__name__} is not fitted; call fit() or load()")
         return self.catalog
@@ -199,7 +262,7 @@ class Recommender(ABC):
     # -------------------------------------------------------------- persistence
     def save(self, path: str | Path) -> Path:
         """Write the model to a directory: ``genrec.json``, catalog, histories, weights."""
-        catalog = self._require_catalog()
+        catalog = self.require_catalog()
         out = Path(path)
         out.mkdir(parents=True, exist_ok=True)
         meta = {
@@ -218,28 +281,26 @@ class Recommender(ABC):
             {"user_id": users, "items": [self.histories[u].tolist() for u in users]}
         ).to_parquet(out / "histories.parquet", index=False)
         self._save_state(out)
-        (out / "genrec.json").write_text(json.dumps(meta, indent=2, default=str) + "\n")
+        (out / META_FILE).write_text(json.dumps(meta, indent=2, default=str) + "\n")
         return out
 
     @classmethod
-    def load(cls, path: str | Path) -> Recommender:
-        """Load any saved model; ``Recommender.load`` picks the right class from the directory."""
-        from genrec.models import model_class
-
-        src = Path(path)
-        meta_path = src / "genrec.json"
-        if not meta_path.is_file():
-            raise ModelDirError(f"{src} is not a genrec model directory (no genrec.json)")
-        meta = json.loads(meta_path.read_text())
-        if meta.get("format_version") != FORMAT_VERSION:
-            raise ModelDirError(
-                f"{src}: model format {meta.get('format_version')} is not supported "
-                f"(this genrec reads format {FORMAT_VERSION})"
+    def load(cls, path: str | Path) -> Self:
+        """Load a saved model of this class. :func:`genrec.load` loads a folder of any kind."""
+        if inspect.isabstract(cls):
+            raise TypeError(
+                f"{cls.__name__} is abstract: genrec.load(path) loads a saved model of any kind"
             )
-        klass = model_class(str(meta["model"]))
-        if cls is not Recommender and not issubclass(klass, cls):
+        src = Path(path)
+        meta = read_model_meta(src)
+        if meta["model"] != cls.kind:
             raise ModelDirError(f"{src} holds a '{meta['model']}' model, not {cls.__name__}")
-        model = klass(klass.config_class(**{**klass.saved_config_defaults, **meta["config"]}))
+        try:
+            model = cls(cls.config_class(**{**cls.saved_config_defaults, **meta["config"]}))
+        except TypeError as exc:  # a setting this genrec does not know
+            raise ModelDirError(
+                f"{src}: the saved config does not fit {cls.__name__}: {exc}"
+            ) from None
         items = pd.read_parquet(src / "catalog.parquet")
         items["categories"] = items["categories"].map(tuple)
         model.catalog = Catalog(items, keep_order=True)
@@ -260,35 +321,24 @@ class Recommender(ABC):
 
 
 class ScoringRecommender(Recommender):
-    """A model that scores every catalog item; ranking, masking and top-k are shared here."""
+    """A model that scores every catalog item; masking and top-k are shared here."""
 
     @abstractmethod
     def score(self, histories: Sequence[np.ndarray]) -> torch.Tensor:
         """Scores [B, N] for every catalog item (higher is better)."""
 
-    def recommend_indices(
-        self,
-        histories: Sequence[np.ndarray],
-        k: int,
-        *,
-        exclude_seen: bool = True,
-        exclude: Sequence[np.ndarray] | None = None,
-        candidates: np.ndarray | None = None,
-        requests: Sequence[str] | None = None,
-    ) -> tuple[np.ndarray, np.ndarray]:
-        n_items = len(self._require_catalog())
+    def _top_k(self, query: TopKQuery) -> tuple[np.ndarray, np.ndarray]:
         with torch.no_grad():
-            scores = self.score(histories).to(torch.float32).clone()  # [B, N]
+            scores = self.score(query.histories).to(torch.float32).clone()  # [B, N]
         scores[~torch.isfinite(scores)] = torch.finfo(torch.float32).min
-        blocked = mask_matrix(n_items, histories, exclude_seen, exclude, candidates)
-        scores[torch.from_numpy(blocked)] = -torch.inf
-        k_eff = min(k, n_items)
-        top_scores, top_idx = torch.topk(scores, k_eff, dim=1)  # [B, k']
+        if query.allowed is not None:
+            scores[~torch.from_numpy(query.allowed)] = -torch.inf
+        top_scores, top_idx = torch.topk(scores, query.k, dim=1)  # [B, k]
         top_idx[torch.isneginf(top_scores)] = -1
         return top_idx.numpy().astype(np.int64), top_scores.numpy().astype(np.float64)
 
 
-def mask_matrix(
+def blocked_items(
     n_items: int,
     histories: Sequence[np.ndarray],
     exclude_seen: bool,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from genrec.generative.requests import language_of
+from genrec.requests import language_of
 
 
 @dataclass(frozen=True)

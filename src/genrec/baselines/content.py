@@ -21,7 +21,7 @@ from sklearn.preprocessing import normalize
 from genrec.baselines.itemknn import recency_weights
 from genrec.config import require
 from genrec.data.split import SequenceSplit
-from genrec.recommender import ScoringRecommender
+from genrec.recommender import ScoringRecommender, Validate
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,7 @@ class ContentRecommender(ScoringRecommender):
         self.prior = np.zeros(0, dtype=np.float32)
 
     def item_texts(self) -> list[str]:
-        catalog = self._require_catalog()
+        catalog = self.require_catalog()
         texts = []
         for title, cats, desc in zip(
             catalog.items["title"],
@@ -71,7 +71,7 @@ class ContentRecommender(ScoringRecommender):
             )
         return texts
 
-    def _fit(self, split: SequenceSplit, *, seed: int, progress: bool) -> None:
+    def _fit(self, split: SequenceSplit, *, seed: int, progress: bool, validate: Validate) -> None:
         self.vectorizer = TfidfVectorizer(
             ngram_range=(1, self.config.ngram_max), min_df=self.config.min_df, sublinear_tf=True
         )

@@ -18,7 +18,7 @@ import torch
 
 from genrec.config import require
 from genrec.data.split import SequenceSplit
-from genrec.recommender import ScoringRecommender
+from genrec.recommender import ScoringRecommender, Validate
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,7 @@ class ItemKNNRecommender(ScoringRecommender):
         self.similarity = sp.csr_matrix((0, 0), dtype=np.float32)
         self.popularity = np.zeros(0, dtype=np.float32)
 
-    def _fit(self, split: SequenceSplit, *, seed: int, progress: bool) -> None:
+    def _fit(self, split: SequenceSplit, *, seed: int, progress: bool, validate: Validate) -> None:
         n_items = split.n_items
         rows = np.concatenate(
             [np.full(len(seq), u, dtype=np.int64) for u, seq in enumerate(split.train.values())]

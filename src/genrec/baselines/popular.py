@@ -11,7 +11,7 @@ import torch
 
 from genrec.config import require
 from genrec.data.split import SequenceSplit
-from genrec.recommender import ScoringRecommender
+from genrec.recommender import ScoringRecommender, Validate
 
 
 @dataclass(frozen=True)
@@ -32,7 +32,7 @@ class PopularRecommender(ScoringRecommender):
         super().__init__(config)
         self.counts = np.zeros(0, dtype=np.float32)
 
-    def _fit(self, split: SequenceSplit, *, seed: int, progress: bool) -> None:
+    def _fit(self, split: SequenceSplit, *, seed: int, progress: bool, validate: Validate) -> None:
         counts = np.zeros(split.n_items, dtype=np.float64)
         tail = self.config.recent_per_user
         for seq in split.train.values():

@@ -42,7 +42,7 @@ from torch import nn
 
 from genrec.config import require
 from genrec.data.split import SequenceSplit
-from genrec.recommender import ScoringRecommender
+from genrec.recommender import ScoringRecommender, Validate
 from genrec.training import (
     LoopSettings,
     early_stopping_loop,
@@ -226,7 +226,7 @@ class SASRecRecommender(ScoringRecommender):
         self.device = torch.device("cpu")
 
     # ------------------------------------------------------------------ training
-    def _fit(self, split: SequenceSplit, *, seed: int, progress: bool) -> None:
+    def _fit(self, split: SequenceSplit, *, seed: int, progress: bool, validate: Validate) -> None:
         cfg = self.config
         generator = seed_everything(seed)
         self.device = resolve_device(cfg.device)
@@ -280,16 +280,16 @@ class SASRecRecommender(ScoringRecommender):
 
         valid_seconds = 0.0
 
-        def validate() -> float:
+        def timed_validate() -> float:
             nonlocal valid_seconds
             started = time.perf_counter()
-            ndcg = self._validate(split)
+            score = validate(self)
             valid_seconds += time.perf_counter() - started
-            return ndcg
+            return score
 
         settings = LoopSettings(cfg.max_epochs, cfg.patience, cfg.eval_every, cfg.max_train_seconds)
         state = early_stopping_loop(
-            self.net, run_epoch, validate, settings, desc="sasrec", progress=progress
+            self.net, run_epoch, timed_validate, settings, desc="sasrec", progress=progress
         )
         self.fit_info = {
             "epochs": state.epoch,
@@ -340,15 +340,6 @@ class SASRecRecommender(ScoringRecommender):
             return float(loss.detach())
 
         return step
-
-    def _validate(self, split: SequenceSplit) -> float:
-        from genrec.evaluation import evaluate
-
-        assert self.net is not None
-        self.net.eval()
-        result = evaluate(self, split, "valid", exclude_seen=self.config.valid_exclude_seen)
-        self.net.train()
-        return float(result.metrics["ndcg@10"])
 
     # ----------------------------------------------------------------- inference
     def score(self, histories: Sequence[np.ndarray]) -> torch.Tensor:

@@ -13,7 +13,7 @@ embeddings, as SASRec ties its output layer.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 import torch
@@ -27,6 +27,10 @@ from genrec.training import init_weights
 
 @dataclass(frozen=True)
 class NetworkShape:
+    """Everything that fixes the network's parameter shapes (saved as ``network.json``): sizes
+    that come from the catalog and the request encoder, and the settings of the same name in
+    :class:`~genrec.generative.config.GenerativeConfig`."""
+
     n_items: int
     codebook_sizes: tuple[int, ...]
     nodes_per_depth: tuple[int, ...]
@@ -38,6 +42,14 @@ class NetworkShape:
     max_len: int
     dropout: float
     attn_dropout: float
+
+    @classmethod
+    def from_config(cls, config: Any, **sizes: Any) -> NetworkShape:
+        """The shape for a config (its fields named as ours) and the catalog's ``sizes``."""
+        names = {f.name for f in fields(cls)}
+        shared = {f.name: getattr(config, f.name) for f in fields(config) if f.name in names}
+        shared["codebook_sizes"] = tuple(shared["codebook_sizes"])
+        return cls(**{**shared, **sizes})
 
 
 def backbone_config(shape: NetworkShape) -> GPT2Config:
@@ -291,8 +303,9 @@ def extend_network(net: GenerativeNet, codes: torch.Tensor, trie: TrieTensors) -
     """Grow a trained network to a catalog with appended items (their codes already assigned):
     new nodes and items start from their siblings' embeddings; nothing is retrained."""
     old = net.shape
-    new_shape = NetworkShape(**{**old.__dict__, "n_items": int(codes.shape[0]),
-                                "nodes_per_depth": tuple(trie.nodes_per_depth)})  # fmt: skip
+    new_shape = replace(
+        old, n_items=int(codes.shape[0]), nodes_per_depth=tuple(trie.nodes_per_depth)
+    )
     grown = GenerativeNet(new_shape, codes, trie)
     state = net.state_dict()
     with torch.no_grad():

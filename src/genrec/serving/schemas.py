@@ -2,24 +2,53 @@
 
 Item and user ids may be JSON strings or integers; they are compared as strings. Unknown fields
 are refused, so a typo (``"hitsory"``) is a 422 that names it rather than a silently empty field.
+What the OpenAPI document says a body may hold is what validation accepts, in both directions:
+an integer may be written ``48.0`` (JSON Schema counts it as one), and the feedback body is one
+variant per kind of event, so that only a rating has (and needs) a ``value``.
 """
 
 from __future__ import annotations
 
-import math
 from datetime import datetime
-from typing import Annotated, Literal, Self
+from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+)
 
-from genrec.serving.store import EVENTS
+from genrec.store import EVENTS
 
+
+def _integral(value: Any) -> Any:
+    # JSON Schema's "integer" is any number with a zero fractional part, 48.0 included; strict
+    # validation would refuse it while still refusing true, "48" and 48.5, which it should.
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _text(value: Any) -> Any:
+    # The document promises an ISO 8601 string; pydantic alone would also take epoch numbers.
+    if not isinstance(value, str):
+        raise ValueError("must be an ISO 8601 date-time string")
+    return value
+
+
+JsonInt = Annotated[StrictInt, BeforeValidator(_integral)]
+Timestamp = Annotated[datetime, BeforeValidator(_text)]
 Id = Annotated[
-    Annotated[StrictStr, Field(min_length=1, max_length=256)] | StrictInt,
+    Annotated[StrictStr, Field(min_length=1, max_length=256)] | JsonInt,
     Field(description="an id (string or integer)"),
 ]
-EventName = Literal["impression", "click", "like", "dislike", "purchase", "skip", "rating"]
-assert set(EventName.__args__) == set(EVENTS)  # type: ignore[attr-defined]
+UnratedEvent = Literal["impression", "click", "like", "dislike", "purchase", "skip"]
+assert {*get_args(UnratedEvent), "rating"} == set(EVENTS)
 
 
 class _Body(BaseModel):
@@ -36,10 +65,12 @@ class RecommendationIn(_Body):
         description="item ids the user interacted with, oldest first; replaces the stored history",
     )
     request: StrictStr = Field(default="", description="what the user asks for, in any language")
-    k: StrictInt = Field(default=10, ge=1, le=100, description="how many items (1-100)")
+    k: JsonInt = Field(default=10, ge=1, le=100, description="how many items (1-100)")
     exclude: list[Id] = Field(default_factory=list, description="item ids never to return")
     categories: list[StrictStr] | None = Field(
-        default=None, description="only items in any of these categories (case-insensitive)"
+        default=None,
+        max_length=100,
+        description="only items in any of these categories (case-insensitive; at most 100)",
     )
     include_seen: StrictBool = Field(
         default=False, description="allow items already in the history"
@@ -72,20 +103,19 @@ class RecommendationOut(BaseModel):
     latency_ms: float
 
 
-class FeedbackIn(_Body):
-    """One thing a user did with an item."""
-
+class _FeedbackBody(_Body):
     user_id: Id
     item_id: Id
-    event: EventName
-    value: StrictInt | float | None = Field(
-        default=None, description="the rating, required for event 'rating' and only for it"
-    )
     recommendation_id: StrictStr | None = Field(
-        default=None, max_length=64, description="the list the item was shown in, if any"
+        default=None,
+        min_length=1,
+        max_length=64,
+        description="the list the item was shown in, if any",
     )
-    timestamp: datetime | None = Field(
-        default=None, description="when it happened (ISO 8601); server time if absent"
+    timestamp: Timestamp | None = Field(
+        default=None,
+        description="when it happened (ISO 8601; UTC if no offset); server time if absent; "
+        "at most a day ahead of the server's clock",
     )
     idempotency_key: StrictStr | None = Field(
         default=None,
@@ -93,6 +123,26 @@ class FeedbackIn(_Body):
         max_length=128,
         description="a repeated key stores nothing twice (also accepted as Idempotency-Key header)",
     )
+
+
+class RatingIn(_FeedbackBody):
+    """A user rated an item: the one event with a value."""
+
+    event: Literal["rating"]
+    value: Annotated[StrictFloat, Field(allow_inf_nan=False, description="the rating")]
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"user_id": "42", "item_id": "181", "event": "rating", "value": 4.5}]
+        },
+    )
+
+
+class EventIn(_FeedbackBody):
+    """A user saw, clicked, liked, disliked, bought or skipped an item (no value)."""
+
+    event: UnratedEvent
 
     model_config = ConfigDict(
         extra="forbid",
@@ -104,20 +154,14 @@ class FeedbackIn(_Body):
                     "event": "like",
                     "recommendation_id": "3f2a9c...",
                     "idempotency_key": "42-50-like-1",
-                },
-                {"user_id": "42", "item_id": "181", "event": "rating", "value": 4.5},
+                }
             ]
         },
     )
 
-    @model_validator(mode="after")
-    def _value_matches_event(self) -> Self:
-        if self.event == "rating":
-            if self.value is None or not math.isfinite(float(self.value)):
-                raise ValueError("event 'rating' needs a finite numeric 'value'")
-        elif self.value is not None:
-            raise ValueError(f"event '{self.event}' takes no 'value' (only 'rating' does)")
-        return self
+
+# One thing a user did with an item; ``event`` says which variant the body is.
+FeedbackIn = Annotated[RatingIn | EventIn, Field(discriminator="event")]
 
 
 class FeedbackOut(BaseModel):

@@ -1,16 +1,12 @@
-"""The serving core, free of HTTP: model versions on disk, hot swap, batched answers.
+"""The serving core, free of HTTP: the model in memory, hot swap, batched answers.
 
-A model folder is either one saved model (it has ``genrec.json``) or a folder of versions, each a
-saved model in its own subfolder. The newest version is the one named in a ``CURRENT`` file, or
-else the last subfolder in name order (``v0001``, ``v0002``, ...). :class:`ModelHolder` keeps the
-model in use and swaps in a newer one atomically: a batch that started on the old model finishes
-on it.
+Which model folder or version to serve is :func:`genrec.lifecycle.resolve_model_dir`'s choice.
+:class:`ModelHolder` keeps the model in use and swaps in a newer version atomically: a batch that
+started on the old model finishes on it.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import threading
 import time
 from collections.abc import Sequence
@@ -19,52 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
-from genrec.recommender import ModelDirError, Recommendation, Recommender
+from genrec.lifecycle import model_version, resolve_model_dir
+from genrec.models import load as load_model
+from genrec.recommender import Recommendation, Recommender
 from genrec.render import NOUNS_BY_DATASET, Nouns, render_sentence
-
-CURRENT_FILE = "CURRENT"
-
-
-def resolve_model_dir(root: str | Path) -> Path:
-    """The saved model to serve from ``root``: itself, or its newest version subfolder."""
-    base = Path(root)
-    if not base.is_dir():
-        raise ModelDirError(f"model folder {base} does not exist")
-    if (base / "genrec.json").is_file():
-        return base
-    current = base / CURRENT_FILE
-    if current.is_file():
-        name = current.read_text().strip()
-        chosen = base / name
-        if not name or not (chosen / "genrec.json").is_file():
-            raise ModelDirError(f"{current} names '{name}', which is not a saved model in {base}")
-        return chosen
-    versions = sorted(d for d in base.iterdir() if (d / "genrec.json").is_file())
-    if not versions:
-        raise ModelDirError(
-            f"{base} holds no saved model (no genrec.json in it or in any subfolder); "
-            "train one with `genrec train ... --out DIR` or `genrec demo`"
-        )
-    return versions[-1]
-
-
-def model_version(path: str | Path) -> str:
-    """A model's version: ``version`` from its ``genrec.json`` if set, else the folder name plus
-    a short digest of its metadata and files (so a rewritten model is a new version)."""
-    folder = Path(path)
-    meta_bytes = (folder / "genrec.json").read_bytes()
-    try:
-        declared = json.loads(meta_bytes).get("version")
-    except (ValueError, AttributeError):
-        declared = None
-    if declared:
-        return str(declared)
-    digest = hashlib.sha256(meta_bytes)
-    for item in sorted(folder.rglob("*")):
-        if item.is_file() and item.name != "genrec.json":
-            stat = item.stat()
-            digest.update(f"{item.relative_to(folder)}:{stat.st_size}:{stat.st_mtime_ns}".encode())
-    return f"{folder.name}-{digest.hexdigest()[:10]}"
 
 
 @dataclass(frozen=True)
@@ -100,7 +54,7 @@ class LoadedModel:
     loaded_at: float = field(default_factory=time.time)
 
     def __post_init__(self) -> None:
-        catalog = self.model._require_catalog()
+        catalog = self.model.require_catalog()
         self.catalog = catalog
         self.categories = [tuple(str(c) for c in cats) for cats in catalog.categories]
         counts = np.zeros(len(catalog), dtype=np.int64)
@@ -118,12 +72,12 @@ class LoadedModel:
     def load(cls, root: str | Path) -> LoadedModel:
         path = resolve_model_dir(root)
         version = model_version(path)
-        return cls(Recommender.load(path), version, path)
+        return cls(load_model(path), version, path)
 
     # ------------------------------------------------------------------- answers
     def answer(self, queries: Sequence[Query]) -> list[Answer]:
         """Answer a batch: rows sharing a category filter are decoded together."""
-        catalog = self.model._require_catalog()
+        catalog = self.model.require_catalog()
         prepared = [self._prepare(q) for q in queries]
         results: list[Answer | None] = [None] * len(queries)
         groups: dict[tuple[str, ...] | None, list[int]] = {}
@@ -152,7 +106,7 @@ class LoadedModel:
         return [r for r in results if r is not None]
 
     def _prepare(self, query: Query) -> _Prepared:
-        catalog = self.model._require_catalog()
+        catalog = self.model.require_catalog()
         warnings: list[str] = []
         if query.history is not None:
             found, unknown = catalog.known(query.history)
@@ -177,7 +131,7 @@ class LoadedModel:
         return _Prepared(history, np.asarray(excluded, dtype=np.int64), warnings, fallback)
 
     def _popular(self, query: Query, prep: _Prepared) -> Answer:
-        catalog = self.model._require_catalog()
+        catalog = self.model.require_catalog()
         allowed = np.ones(len(catalog), dtype=bool)
         allowed[prep.blocked(query.exclude_seen)] = False
         if query.categories:
@@ -269,7 +223,7 @@ class ModelHolder:
             version = model_version(path)
             if version == before and not force:
                 return False, version, before
-            fresh = LoadedModel(Recommender.load(path), version, path)
+            fresh = LoadedModel(load_model(path), version, path)
             warm_up(fresh)
             self._current = fresh  # one reference assignment: atomic for readers
             return True, version, before

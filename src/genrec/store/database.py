@@ -10,17 +10,20 @@ The schema is created and migrated when a store opens: ``_MIGRATIONS`` is an ord
 and ``genrec_schema`` records how many have been applied. Opening is safe when several processes
 start at once (an advisory lock on PostgreSQL, ``BEGIN IMMEDIATE`` on SQLite), and a database
 migrated by a newer genrec is refused rather than misread.
+
+The records themselves (:class:`FeedbackEvent`, :class:`ServedList`) live in ``records.py``, which
+needs no database driver; ``frames.py`` turns the tables into pandas frames and export files.
+This module needs SQLAlchemy (the ``serve`` extra); :func:`genrec.store.open_store` says so when
+it is missing.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import sqlite3
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -32,7 +35,16 @@ from sqlalchemy.dialects import postgresql as pg_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 
-EVENTS: tuple[str, ...] = ("impression", "click", "like", "dislike", "purchase", "skip", "rating")
+from genrec.store import frames
+from genrec.store.records import (
+    EVENTS,
+    FeedbackEvent,
+    ServedList,
+    StoreError,
+    normalize_url,
+)
+
+__all__ = ["SCHEMA_VERSION", "FeedbackStore"]
 
 # pg_advisory_xact_lock key that serializes schema migrations ("genrec" in ASCII).
 _MIGRATION_LOCK_KEY = 0x67656E726563
@@ -46,114 +58,6 @@ _SQLITE_PRAGMAS = (
     "PRAGMA synchronous=FULL",
     "PRAGMA foreign_keys=ON",
 )
-_EXPORT_SUFFIXES = (".parquet", ".csv", ".jsonl")
-_TABLES = ("feedback", "served")
-
-
-class StoreError(RuntimeError):
-    """The store cannot be used: bad URL, unreachable database, or a schema it does not know."""
-
-
-def _utc(value: datetime, name: str) -> datetime:
-    if not isinstance(value, datetime):
-        raise ValueError(f"{name} must be a datetime, got {type(value).__name__}")
-    if value.tzinfo is None or value.tzinfo.utcoffset(value) is None:
-        return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
-
-
-@dataclass(frozen=True)
-class FeedbackEvent:
-    """One thing a user did with an item. Naive timestamps are taken as UTC."""
-
-    user_id: str
-    item_id: str
-    event: str
-    timestamp: datetime
-    value: float | None = None
-    recommendation_id: str | None = None
-    idempotency_key: str | None = None
-
-    def __post_init__(self) -> None:
-        if self.event not in EVENTS:
-            raise ValueError(f"unknown event {self.event!r}; expected one of {', '.join(EVENTS)}")
-        for name in ("user_id", "item_id"):
-            value = getattr(self, name)
-            if not isinstance(value, str) or not value:
-                raise ValueError(f"{name} must be a non-empty string, got {value!r}")
-        for name in ("recommendation_id", "idempotency_key"):
-            value = getattr(self, name)
-            if value is not None and (not isinstance(value, str) or not value):
-                raise ValueError(f"{name} must be a non-empty string or None, got {value!r}")
-        object.__setattr__(self, "timestamp", _utc(self.timestamp, "timestamp"))
-        if self.event == "rating":
-            if (
-                isinstance(self.value, bool)
-                or not isinstance(self.value, int | float)
-                or not math.isfinite(self.value)
-            ):
-                raise ValueError(f"a rating needs a finite numeric value, got {self.value!r}")
-            object.__setattr__(self, "value", float(self.value))
-        elif self.value is not None:
-            raise ValueError(f"only a rating carries a value; {self.event!r} got {self.value!r}")
-
-
-@dataclass(frozen=True)
-class ServedList:
-    """One recommendation list as it was served: the context for learning from its feedback."""
-
-    recommendation_id: str
-    user_id: str | None
-    request: str
-    history: list[str]
-    items: list[str]
-    scores: list[float]
-    model_version: str
-    fallback: bool
-    created_at: datetime
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.recommendation_id, str) or not self.recommendation_id:
-            raise ValueError(
-                f"recommendation_id must be a non-empty string, got {self.recommendation_id!r}"
-            )
-        object.__setattr__(self, "created_at", _utc(self.created_at, "created_at"))
-
-
-def normalize_url(url: str) -> str:
-    """A database URL SQLAlchemy can open with the installed drivers.
-
-    ``postgresql://`` and ``postgres://`` use psycopg 3; SQLite URLs are kept; a plain filesystem
-    path becomes the URL of a SQLite file at its absolute path.
-    """
-    url = url.strip()
-    if not url:
-        raise StoreError("empty database URL")
-    if "://" not in url:
-        return _sqlite_file_url(Path(url))
-    scheme, rest = url.split("://", 1)
-    scheme = scheme.lower()
-    if scheme in ("postgresql", "postgres"):
-        return "postgresql+psycopg://" + rest
-    if scheme.startswith("postgresql+") or scheme == "sqlite" or scheme.startswith("sqlite+"):
-        return f"{scheme}://{rest}"
-    raise StoreError(
-        f"unsupported database URL scheme {scheme!r}; use sqlite:///path, postgresql://... "
-        "or a file path"
-    )
-
-
-def default_sqlite_url(directory: Path) -> str:
-    """The URL of the SQLite file ``feedback.sqlite3`` inside ``directory``."""
-    return _sqlite_file_url(Path(directory) / "feedback.sqlite3")
-
-
-# Characters that would end or alter the path part of a URL (SQLAlchemy decodes %XX there).
-_URL_PATH_ESCAPES = str.maketrans({"%": "%25", "?": "%3F", "#": "%23"})
-
-
-def _sqlite_file_url(path: Path) -> str:
-    return "sqlite:///" + path.expanduser().resolve().as_posix().translate(_URL_PATH_ESCAPES)
 
 
 # --- schema ---------------------------------------------------------------------------------------
@@ -223,12 +127,6 @@ def _epoch(value: datetime) -> float:
 
 def _from_epoch(value: float) -> datetime:
     return datetime.fromtimestamp(value, UTC)
-
-
-def _epoch_series(values: Sequence[float]) -> pd.Series:
-    """Epoch seconds as UTC datetimes, rounded to the microsecond as ``_from_epoch`` does."""
-    micros = (pd.Series(values, dtype="float64") * 1e6).round().astype("int64")
-    return pd.Series(pd.to_datetime(micros, unit="us", utc=True))
 
 
 def _sqlite_pragmas(dbapi_connection: sqlite3.Connection) -> None:
@@ -497,101 +395,27 @@ class FeedbackStore:
 
     def feedback_frame(self) -> pd.DataFrame:
         """All feedback events ordered by id; timestamps as UTC datetimes."""
-        columns = [
-            "id",
-            "recommendation_id",
-            "user_id",
-            "item_id",
-            "event",
-            "value",
-            "ts",
-            "received_at",
-            "idempotency_key",
-        ]
+        columns = [_feedback.c[name] for name in frames.FEEDBACK_COLUMNS]
         with self._read() as conn:
-            rows = conn.execute(
-                sa.select(*(_feedback.c[name] for name in columns)).order_by(_feedback.c.id)
-            ).all()
-        data = dict(zip(columns, zip(*rows, strict=True), strict=True)) if rows else {}
-        frame = pd.DataFrame(
-            {
-                "id": pd.Series(data.get("id", ()), dtype="int64"),
-                **{
-                    name: pd.Series(data.get(name, ()), dtype=object)
-                    for name in ("recommendation_id", "user_id", "item_id", "event")
-                },
-                "value": pd.Series(data.get("value", ()), dtype="float64"),
-                "timestamp": _epoch_series(data.get("ts", ())),
-                "received_at": _epoch_series(data.get("received_at", ())),
-                "idempotency_key": pd.Series(data.get("idempotency_key", ()), dtype=object),
-            }
-        )
-        return frame
+            rows = conn.execute(sa.select(*columns).order_by(_feedback.c.id)).all()
+        return frames.feedback_frame(rows)
 
     def served_frame(self) -> pd.DataFrame:
         """All served lists ordered by creation time; list columns hold Python lists."""
-        columns = [
-            "recommendation_id",
-            "user_id",
-            "request",
-            "history",
-            "items",
-            "scores",
-            "model_version",
-            "fallback",
-            "created_at",
-        ]
+        columns = [_served.c[name] for name in frames.SERVED_COLUMNS]
+        order = (_served.c.created_at, _served.c.recommendation_id)
         with self._read() as conn:
-            rows = conn.execute(
-                sa.select(*(_served.c[name] for name in columns)).order_by(
-                    _served.c.created_at, _served.c.recommendation_id
-                )
-            ).all()
-        data = dict(zip(columns, zip(*rows, strict=True), strict=True)) if rows else {}
-        frame = pd.DataFrame(
-            {
-                **{
-                    name: pd.Series(data.get(name, ()), dtype=object)
-                    for name in ("recommendation_id", "user_id", "request")
-                },
-                **{
-                    name: pd.Series([json.loads(v) for v in data.get(name, ())], dtype=object)
-                    for name in ("history", "items", "scores")
-                },
-                "model_version": pd.Series(data.get("model_version", ()), dtype=object),
-                "fallback": pd.Series([bool(v) for v in data.get("fallback", ())], dtype=bool),
-                "created_at": _epoch_series(data.get("created_at", ())),
-            }
-        )
-        return frame
+            rows = conn.execute(sa.select(*columns).order_by(*order)).all()
+        return frames.served_frame(rows)
 
     def export(self, path: str | Path, table: str = "feedback") -> Path:
         """Write a table to ``path`` as Parquet, CSV or JSON lines, chosen by its suffix.
 
         In CSV the list columns of ``served`` are JSON strings; Parquet and JSON lines keep lists.
         """
-        if table not in _TABLES:
-            raise ValueError(f"unknown table {table!r}; expected one of {', '.join(_TABLES)}")
-        target = Path(path)
-        suffix = target.suffix.lower()
-        if suffix not in _EXPORT_SUFFIXES:
-            raise ValueError(
-                f"unknown export format {suffix or target.name!r}; "
-                f"expected one of {', '.join(_EXPORT_SUFFIXES)}"
-            )
+        target = frames.export_target(path, table)
         frame = self.feedback_frame() if table == "feedback" else self.served_frame()
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if suffix == ".parquet":
-            frame.to_parquet(target, index=False)
-        elif suffix == ".csv":
-            if table == "served":
-                frame = frame.copy()
-                for name in ("history", "items", "scores"):
-                    frame[name] = frame[name].map(json.dumps)
-            frame.to_csv(target, index=False)
-        else:
-            frame.to_json(target, orient="records", lines=True, date_format="iso", date_unit="us")
-        return target
+        return frames.write_frame(frame, target, table)
 
     def close(self) -> None:
         """Release the connection pool; the store cannot be used afterwards."""

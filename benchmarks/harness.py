@@ -1,4 +1,5 @@
-"""The benchmark harness behind ``make bench``: every model on one split, seeds, paired tests.
+"""The benchmark harness behind ``make bench`` (not part of the installed package): every model
+on one split, seeds, paired tests, and the README/benchmarks.md sections it rewrites.
 
 Rows follow one shape (``dataset``, ``model``, ``protocol`` and metric keys named as in
 ``genrec evaluate --json``) so later sections add rows to the same ``docs/benchmarks.json``.
@@ -296,7 +297,7 @@ def _request_following(
     model: Any, split: SequenceSplit, categories: Sequence[tuple[str, ...]], seed: int, part: Part
 ) -> dict[str, float]:
     from genrec.evaluation import ndcg_at_k, recall_at_k, target_ranks
-    from genrec.generative.requests import held_out_requests
+    from genrec.requests import held_out_requests
 
     histories = split.histories(part)
     targets = split.test_targets if part == "test" else split.valid_targets
@@ -467,14 +468,12 @@ class ExactDecoding:
     """Evaluate a generative model with brute-force path scoring instead of beam search."""
 
     def __init__(self, model: Any) -> None:
-        self.model = model
+        self.exact = model.with_decoding(exact=True)
 
     def recommend_indices(self, histories: Any, k: int, **kwargs: Any) -> Any:
         out = []
         for start in range(0, len(histories), 16):  # [16, prefixes, items] fits in memory
-            out.append(
-                self.model.recommend_indices(histories[start : start + 16], k, exact=True, **kwargs)
-            )
+            out.append(self.exact.recommend_indices(histories[start : start + 16], k, **kwargs))
         return np.concatenate([o[0] for o in out]), np.concatenate([o[1] for o in out])
 
 

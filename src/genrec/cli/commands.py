@@ -1,0 +1,184 @@
+"""The commands: each reads its flags, calls the library, and prints what it did."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from genrec import lifecycle
+from genrec.cli.arguments import comma_list, data_spec, print_json
+from genrec.config import ConfigError
+from genrec.config import load as load_config
+from genrec.data.schema import DataError, Dataset
+from genrec.data.spec import DataSpec
+from genrec.data.split import leave_one_out
+from genrec.evaluation import evaluate
+from genrec.learning import FinetuneConfig
+from genrec.store import default_sqlite_url, open_store
+
+
+def load_data(spec: DataSpec) -> Dataset:
+    """Load a dataset and show its validation report (warnings, notes) on stderr."""
+    dataset = spec.load()
+    for line in dataset.report.lines():
+        print(line, file=sys.stderr)
+    return dataset
+
+
+def cmd_data_info(args: argparse.Namespace) -> int:
+    dataset = data_spec(args).load()
+    info = dataset.info()
+    if args.json:
+        print_json({**info, "report": dataset.report.to_dict()})
+        return 0
+    for line in dataset.report.lines():
+        print(line, file=sys.stderr)
+    width = max(len(k) for k in info)
+    for key, value in info.items():
+        print(f"{key:<{width}}  {value}")
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    spec = data_spec(args)
+    model = lifecycle.train(
+        args.model,
+        load_data(spec),
+        args.out,
+        data_spec=spec,
+        config_file=args.config,
+        seed=args.seed,
+        progress=not args.quiet,
+        resume=args.resume,
+        overrides={"base": args.base, "lora": args.lora},
+    )
+    summary = {k: v for k, v in model.fit_info.items() if k not in ("curve", "data")}
+    print(f"trained {args.model} in {model.fit_info['fit_seconds']:.1f}s -> {args.out}")
+    print(json.dumps(summary, default=str))
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    model = lifecycle.load_current(args.model_dir)
+    spec = data_spec(args) if args.data else lifecycle.recorded_data(model)
+    if spec is None:
+        raise ConfigError("this model records no dataset; pass --data")
+    dataset = load_data(spec)
+    if len(dataset.catalog) != len(model.require_catalog()):
+        raise DataError("the dataset's catalog differs from the one the model was trained on")
+    split = leave_one_out(dataset)
+    result = evaluate(
+        model, split, args.split, exclude_seen=not args.include_seen, progress=not args.json
+    )
+    if args.json:
+        print_json({"model": model.kind, "dataset": dataset.name, **result.to_dict()})
+        return 0
+    print(
+        f"{model.kind} on {dataset.name} ({args.split}, {len(split.users)} users, "
+        f"seen items {'included' if args.include_seen else 'excluded'})"
+    )
+    for key, value in result.metrics.items():
+        print(f"  {key:<14}{value:.4f}")
+    return 0
+
+
+def cmd_recommend(args: argparse.Namespace) -> int:
+    model = lifecycle.load_current(args.model_dir)
+    history = comma_list(args.history) if args.history is not None else None
+    if args.user is None and history is None and not args.request:
+        raise ConfigError("give --user ID, --history ID,ID,... or --request TEXT")
+    result = model.recommend_with_text(
+        user=args.user,
+        history=history,
+        k=args.k,
+        exclude=comma_list(args.exclude),
+        exclude_seen=not args.include_seen,
+        request=args.request,
+        categories=comma_list(args.category) or None,
+    )
+    if args.json:
+        print_json(result.to_dict())
+        return 0
+    who = f"user {args.user}" if args.user is not None else "the given history"
+    asking = f" asking {args.request!r}:" if args.request else ":"
+    print(f"top {len(result.items)} for {who}{asking}")
+    for rank, rec in enumerate(result.items, start=1):
+        print(f"{rank:>3}. {rec.title}  [{rec.item_id}]  score {rec.score:.4f}")
+    print(result.text)
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    try:
+        from genrec.serving.runner import run
+        from genrec.serving.settings import load_settings
+    except ImportError as exc:
+        raise ConfigError(
+            f"serving needs the 'serve' extra (pip install 'genrec[serve]'): {exc}"
+        ) from None
+    settings = load_settings(
+        args.config,
+        model_dir=args.model_dir,
+        db=args.db,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        insecure_dev=True if args.insecure_dev else None,
+        reload_poll_seconds=args.reload_poll,
+        learn_every=None if args.learn_every is None else args.learn_every[0],
+        learn_every_minutes=None if args.learn_every is None else args.learn_every[1],
+    )
+    settings.check_startable()
+    path = lifecycle.resolve_model_dir(settings.model_dir)
+    if not settings.api_keys:
+        print("warning: --insecure-dev: feedback and admin endpoints are open", file=sys.stderr)
+    print(
+        f"genrec serve: model {path}, {settings.workers} worker(s), "
+        f"http://{settings.host}:{settings.port}/ (API docs at /docs)",
+        file=sys.stderr,
+    )
+    run(settings, log_level=args.log_level, access_log=args.access_log)
+    return 0
+
+
+def cmd_finetune(args: argparse.Namespace) -> int:
+    config = load_config(FinetuneConfig, args.config, seed=args.seed)  # None: not overridden
+    outcome = lifecycle.finetune_version(
+        args.model_dir,
+        args.feedback,
+        served=args.served,
+        out=args.out,
+        config=config,
+        new_items=args.new_items,
+        since=args.since,
+        validation=data_spec(args) if args.data else None,
+        guard=not args.no_validate,
+        progress=not args.quiet,
+    )
+    if args.new_items:
+        print(f"new items: {outcome.new_items_added} added, {outcome.new_items_known} already "
+              "known", file=sys.stderr)  # fmt: skip
+    print(f"feedback: {json.dumps(outcome.report['examples'])}", file=sys.stderr)
+    promotion = outcome.promotion
+    if promotion.before is None:
+        print(f"warning: {promotion.reason}", file=sys.stderr)
+    verdict = "promoted" if promotion.promoted else "NOT promoted (the old model stays)"
+    print(f"wrote {outcome.path} ({config.objective}, {outcome.report['steps']} steps): "
+          f"{verdict}; {promotion.reason}")  # fmt: skip
+    return 0
+
+
+def cmd_feedback_export(args: argparse.Namespace) -> int:
+    if args.db is None and args.model_dir is None:
+        raise ConfigError("give --db URL or --model-dir DIR (its feedback.sqlite3)")
+    url = args.db or default_sqlite_url(Path(args.model_dir))
+    store = open_store(url)
+    try:
+        out = store.export(args.out, table=args.table)
+        count = store.count_feedback() if args.table == "feedback" else len(store.served_frame())
+    finally:
+        store.close()
+    print(f"wrote {count} {args.table} rows from {store.display_url} to {out}")
+    return 0

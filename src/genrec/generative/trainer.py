@@ -1,0 +1,147 @@
+"""The generator's training loop, apart from the model (as nanoGPT keeps train.py apart).
+
+Every position of every user's training sequence is a target (windows of ``max_len`` items; see
+:func:`genrec.training.training_windows`), each with its own request vector: the data's request
+text where it has one, else with some probability a synthesized request naming one of the
+target's categories. The loss is the teacher-forced negative log-likelihood of the target's
+code path, plus an auxiliary full-softmax loss on the decoder's start state whose (detached)
+distribution is also distilled into the path, depth by depth.
+
+Checkpoints (``checkpoint/`` in the model's output folder, written after each validation) hold
+the current and the best weights and the loop's state, so an interrupted run resumes where it
+stopped, replaying the same per-epoch orders.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from safetensors.torch import load_file, save_file
+
+from genrec.data.split import SequenceSplit
+from genrec.generative.config import GenerativeConfig
+from genrec.generative.model import GenerativeNet
+from genrec.generative.training_requests import TrainingRequests
+from genrec.training import LoopState, epoch_orders, training_windows
+
+CHECKPOINT_DIR = "checkpoint"
+
+
+class GeneratorTrainer:
+    """One training run: each epoch's windows (simultaneous items in an order fixed by the seed
+    and the epoch), one optimizer step per batch of windows."""
+
+    def __init__(
+        self,
+        net: GenerativeNet,
+        split: SequenceSplit,
+        requests: TrainingRequests,
+        config: GenerativeConfig,
+        *,
+        seed: int,
+        generator: torch.Generator,
+        rng: np.random.Generator,
+        device: torch.device,
+    ) -> None:
+        self.net = net
+        self.split = split
+        self.requests = requests
+        self.config = config
+        self.seed = seed
+        self.generator = generator  # the order of windows in each epoch
+        self.rng = rng  # synthesized requests
+        self.device = device
+        self.shuffling = config.shuffle_ties and split.train_times is not None
+        self.inputs, self.targets, self.real_requests = self.windows(1)
+        self.table = torch.from_numpy(requests.table).to(device)  # [R, Dr]
+        self.optimizer = torch.optim.AdamW(
+            net.parameters(), lr=config.lr, weight_decay=config.weight_decay
+        )
+
+    def windows(self, epoch: int) -> tuple[torch.Tensor, torch.Tensor, np.ndarray | None]:
+        """The epoch's inputs [W, T], targets [W, T] and real request ids [W, T] (or None)."""
+        cfg = self.config
+        n_items = self.net.shape.n_items
+        orders = epoch_orders(self.split, self.seed, epoch) if self.shuffling else None
+        sequences = [
+            np.concatenate([[n_items], s if orders is None else s[orders[i]]])  # start id first
+            for i, s in enumerate(self.split.train.values())
+        ]
+        inputs, targets = training_windows(sequences, cfg.max_len, cfg.window_stride)
+        real = self.requests.windows(self.split, cfg, orders)
+        return torch.from_numpy(inputs), torch.from_numpy(targets), real
+
+    @property
+    def target_count(self) -> int:
+        return int((self.targets >= 0).sum())
+
+    def run_epoch(self, epoch: int) -> float:
+        """Train one epoch; returns the mean loss over its batches."""
+        if self.shuffling and epoch > 1:
+            self.inputs, self.targets, self.real_requests = self.windows(epoch)
+        order = torch.randperm(len(self.inputs), generator=self.generator)
+        total, batches = 0.0, 0
+        for begin in range(0, len(order), self.config.batch_size):
+            total += self.step(order[begin : begin + self.config.batch_size])
+            batches += 1
+        return total / max(batches, 1)
+
+    def step(self, rows: torch.Tensor) -> float:
+        """One optimizer step on the windows ``rows``; returns the batch's loss."""
+        cfg = self.config
+        x = self.inputs[rows].to(self.device)  # [B, T]
+        y = self.targets[rows].to(self.device)  # [B, T]
+        keep = y >= 0  # [B, T]
+        hidden = self.net.encode(x)[keep]  # [M, D]
+        if self.real_requests is not None:
+            req_ids = torch.from_numpy(self.real_requests[rows.numpy()]).to(self.device)[keep]
+        else:
+            req_ids = self.requests.draw(y[keep].cpu().numpy(), self.rng).to(self.device)
+        state = self.net.start_state(hidden, self.table[req_ids])  # [M, D]
+        teacher = None
+        loss = torch.zeros((), device=self.device)
+        if cfg.flat_loss_weight > 0:
+            flat = self.net.flat_logits(state)  # [M, N]
+            loss = cfg.flat_loss_weight * F.cross_entropy(flat, y[keep])
+            teacher = flat.detach().softmax(dim=-1)
+        loss = loss + self.net.path_loss(state, y[keep], teacher, cfg.distill_weight).mean()
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        return float(loss.detach())
+
+
+def save_checkpoint(
+    root: Path, net: GenerativeNet, state: LoopState, best: dict[str, torch.Tensor]
+) -> None:
+    """Write ``root/checkpoint`` (current and best weights, loop state), replacing the last one
+    only once the new one is complete."""
+    target = root / CHECKPOINT_DIR
+    tmp = target.with_name(CHECKPOINT_DIR + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    save_file(
+        {k: v.contiguous() for k, v in net.state_dict().items()}, str(tmp / "current.safetensors")
+    )
+    save_file({k: v.contiguous() for k, v in best.items()}, str(tmp / "best.safetensors"))
+    (tmp / "loop_state.json").write_text(json.dumps(state.to_dict()))
+    shutil.rmtree(target, ignore_errors=True)
+    tmp.rename(target)
+
+
+def load_checkpoint(
+    root: Path, net: GenerativeNet
+) -> tuple[LoopState | None, dict[str, torch.Tensor] | None]:
+    """Load ``root/checkpoint``'s current weights into ``net``; returns the loop state and the
+    best weights, or (None, None) when there is no checkpoint."""
+    source = root / CHECKPOINT_DIR
+    if not (source / "loop_state.json").is_file():
+        return None, None
+    saved = json.loads((source / "loop_state.json").read_text())
+    net.load_state_dict(load_file(str(source / "current.safetensors")))
+    return LoopState(**saved), load_file(str(source / "best.safetensors"))

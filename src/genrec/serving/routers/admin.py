@@ -1,0 +1,31 @@
+"""``POST /v1/admin/reload``: serve the newest model version without a restart."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import APIRouter
+from starlette.exceptions import HTTPException
+
+from genrec.recommender import ModelDirError
+from genrec.serving.schemas import ReloadOut
+from genrec.serving.state import State, swap_in_newest
+
+log = logging.getLogger("genrec.serving")
+router = APIRouter(tags=["operations"])
+
+
+@router.post("/v1/admin/reload", response_model=ReloadOut)
+async def reload(state: State, force: bool = False) -> ReloadOut:
+    """Load the newest model version from the model folder and swap it in; requests in
+    flight finish on the old one. Nothing changes if the newest is already in use."""
+    try:
+        swapped, version, before = await swap_in_newest(state, force)
+    except ModelDirError as exc:
+        raise HTTPException(409, f"reload failed, still serving the old model: {exc}") from None
+    except Exception as exc:
+        log.exception("reload failed")
+        raise HTTPException(
+            409, f"reload failed, still serving the old model: {type(exc).__name__}"
+        ) from None
+    return ReloadOut(reloaded=swapped, model_version=version, previous_version=before)

@@ -1,0 +1,181 @@
+"""What one service process holds while it runs: the model, the store, the batchers, the tasks.
+
+:class:`ServiceState` is created by the app factory and opened and closed by its lifespan;
+endpoints reach it through the :data:`State` dependency. The helpers below are the only places
+that load or swap a model, so every swap is counted and logged the same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import Depends, Request
+from starlette.exceptions import HTTPException
+
+from genrec.serving.batcher import MicroBatcher
+from genrec.serving.middleware import Metrics
+from genrec.serving.service import Answer, LoadedModel, ModelHolder, Query
+from genrec.serving.settings import ServeSettings
+from genrec.store import FeedbackEvent, ServedList, default_sqlite_url
+from genrec.store.database import FeedbackStore
+
+log = logging.getLogger("genrec.serving")
+
+
+class ServedLog:
+    """Stores served lists from a background thread, many per transaction."""
+
+    def __init__(self, store: FeedbackStore, metrics: Metrics, batch: int = 500) -> None:
+        self.store = store
+        self.metrics = metrics
+        self.batch = batch
+        self._queue: queue.Queue[ServedList | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._run, name="genrec-served-log", daemon=True)
+        self._thread.start()
+
+    def put(self, served: ServedList) -> None:
+        self._queue.put(served)
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        stop = False
+        while not stop:
+            first = self._queue.get()
+            if first is None:
+                break
+            pending = [first]
+            while len(pending) < self.batch:
+                try:
+                    nxt = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is None:
+                    stop = True
+                    break
+                pending.append(nxt)
+            try:
+                self.store.log_served(pending)
+            except Exception:
+                log.exception("could not store %d served lists", len(pending))
+                self.metrics.served_log_errors.inc(len(pending))
+
+
+@dataclass
+class ServiceState:
+    settings: ServeSettings
+    holder: ModelHolder
+    metrics: Metrics = field(default_factory=Metrics)
+    store: FeedbackStore | None = None
+    served_log: ServedLog | None = None
+    load_error: str | None = None
+    recommender: MicroBatcher[Query, Answer] | None = None
+    feedback: MicroBatcher[FeedbackEvent, tuple[int, bool]] | None = None
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    async def open(self) -> None:
+        """Open the store and start the batchers (the model is loaded separately)."""
+        settings = self.settings
+        store = await asyncio.to_thread(FeedbackStore, store_url(settings))
+        self.store = store
+        if settings.log_served:
+            self.served_log = ServedLog(store, self.metrics)
+        self.recommender = MicroBatcher(
+            lambda queries: self.holder.current.answer(queries),
+            max_batch=settings.batch_max,
+            max_wait_ms=settings.batch_wait_ms,
+            name="decode",
+            on_batch=self._observe_batch,
+        )
+        self.feedback = MicroBatcher(
+            store.add_feedback_many,
+            max_batch=settings.feedback_batch_max,
+            max_wait_ms=0.0,
+            name="feedback",
+        )
+        await self.recommender.start()
+        await self.feedback.start()
+
+    async def close(self) -> None:
+        """Cancel the background tasks, finish queued work, close the store."""
+        for task in self.tasks:
+            task.cancel()
+        if self.recommender is not None:
+            await self.recommender.stop()
+        if self.feedback is not None:
+            await self.feedback.stop()
+        if self.served_log is not None:
+            await asyncio.to_thread(self.served_log.close)
+        if self.store is not None:
+            await asyncio.to_thread(self.store.close)
+
+    def _observe_batch(self, size: int, seconds: float) -> None:
+        self.metrics.batch_size.observe(size)
+        self.metrics.batch_seconds.observe(seconds)
+
+
+def get_state(request: Request) -> ServiceState:
+    state: ServiceState = request.app.state.genrec
+    return state
+
+
+# The dependency endpoints declare to reach the running service.
+State = Annotated[ServiceState, Depends(get_state)]
+
+
+def store_url(settings: ServeSettings) -> str:
+    """The feedback store's URL: ``--db``, or a SQLite file in the model folder."""
+    if settings.db:
+        return settings.db
+    return default_sqlite_url(Path(settings.model_dir))
+
+
+def ready_model(state: ServiceState) -> LoadedModel:
+    """The model in use, or a 503 (with Retry-After) while it loads or if loading failed."""
+    if not state.holder.ready:
+        detail = state.load_error or "the model is still loading; retry shortly"
+        raise HTTPException(503, detail, headers={"Retry-After": "2"})
+    return state.holder.current
+
+
+async def load_model(state: ServiceState) -> None:
+    """Load the model off the event loop; a failure is kept for /readyz rather than raised."""
+    try:
+        loaded = await asyncio.to_thread(state.holder.load)
+    except Exception as exc:
+        state.load_error = f"the model could not be loaded: {exc}"
+        log.exception("model load failed")
+        return
+    state.metrics.set_model(loaded.version)
+    log.info("serving model %s from %s", loaded.version, loaded.path)
+
+
+async def swap_in_newest(state: ServiceState, force: bool = False) -> tuple[bool, str, str | None]:
+    """Load the newest version off the event loop and swap it in; the one place that records a
+    swap (metrics, log). Returns (swapped, version in use, version before); raises on failure."""
+    swapped, version, before = await asyncio.to_thread(state.holder.reload, force)
+    if swapped:
+        state.metrics.reloads.inc()
+        state.metrics.set_model(version)
+        log.info("model %s -> %s", before, version)
+    return swapped, version, before
+
+
+async def poll_reload(state: ServiceState) -> None:
+    """Pick up a newer version written to the model folder (reaches every worker process)."""
+    while True:
+        await asyncio.sleep(state.settings.reload_poll_seconds)
+        if not state.holder.ready:
+            continue
+        try:
+            await swap_in_newest(state)
+        except Exception:
+            log.exception("polling reload failed; still serving the old model")

@@ -410,8 +410,9 @@ def run(args: argparse.Namespace, tmp: Path) -> tuple[list[dict[str, Any]], list
         "",
         f"Serving while learning online: one server started with `--learn-every 400`, 8 "
         f"clients for {args.seconds:.0f} s with no fine-tune running, then {learning['events']} "
-        "likes start a fine-tune (a `genrec finetune` child at nice 10 with one thread, guarded "
-        "on ml-100k validation) and the same load runs again while it trains"
+        "likes start a fine-tune (`genrec.lifecycle.finetune_version` in a child process at "
+        "nice 10 with one thread, guarded on ml-100k validation) and the same load runs again "
+        "while it trains"
         + ("" if learning["overlapped"] else " (the fine-tune ended inside the window)")
         + f"; the fine-tune took {learning['finetune_s']:.0f} s from its start in the window and "
         f"the server then served {learning['version_after']} (the guard: "

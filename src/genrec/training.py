@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import random
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -134,6 +135,60 @@ def later_targets(
     if not rows:
         return np.zeros((0, max_len, horizon), dtype=np.int64)
     return np.stack(rows)
+
+
+class WindowTrainer(ABC):
+    """A training run over windows of every user's training sequence (:func:`training_windows`):
+    each epoch, simultaneous items are reordered by (seed, epoch) when shuffling, and the windows
+    are visited in a random order from the run's generator, one optimizer step per batch.
+
+    Subclasses build the epoch's tensors in :meth:`load_epoch` (at least ``self.inputs`` [W, T])
+    and take one step in :meth:`step`."""
+
+    inputs: torch.Tensor
+
+    def __init__(
+        self,
+        split: SequenceSplit,
+        *,
+        seed: int,
+        generator: torch.Generator,
+        batch_size: int,
+        shuffle_ties: bool,
+    ) -> None:
+        self.split = split
+        self.seed = seed
+        self.generator = generator
+        self.batch_size = batch_size
+        self.shuffling = shuffle_ties and split.train_times is not None
+
+    def epoch_sequences(self, epoch: int) -> tuple[list[np.ndarray], list[np.ndarray] | None]:
+        """The training sequences in this epoch's order, and the orders (None: file order)."""
+        sequences = list(self.split.train.values())
+        orders = epoch_orders(self.split, self.seed, epoch) if self.shuffling else None
+        if orders is None:
+            return sequences, None
+        return [s[o] for s, o in zip(sequences, orders, strict=True)], orders
+
+    @abstractmethod
+    def load_epoch(self, epoch: int) -> None:
+        """Build the windows of ``epoch`` (1-based)."""
+
+    @abstractmethod
+    def step(self, rows: torch.Tensor) -> float:
+        """One optimizer step on the windows ``rows``; returns the batch's loss."""
+
+    def run_epoch(self, epoch: int) -> float:
+        """Train one epoch (the windows of epoch 1 are loaded by the subclass's constructor);
+        returns the mean loss over its batches."""
+        if self.shuffling and epoch > 1:
+            self.load_epoch(epoch)
+        order = torch.randperm(len(self.inputs), generator=self.generator)  # [W]
+        total, batches = 0.0, 0
+        for begin in range(0, len(order), self.batch_size):
+            total += self.step(order[begin : begin + self.batch_size])
+            batches += 1
+        return total / max(batches, 1)
 
 
 @dataclass

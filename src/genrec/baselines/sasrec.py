@@ -31,7 +31,7 @@ Empty histories. A user with no history is scored by item popularity in the trai
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,8 +45,8 @@ from genrec.data.split import SequenceSplit
 from genrec.recommender import ScoringRecommender, Validate
 from genrec.training import (
     LoopSettings,
+    WindowTrainer,
     early_stopping_loop,
-    epoch_orders,
     init_weights,
     later_targets,
     resolve_device,
@@ -211,6 +211,85 @@ class SASRecNet(nn.Module):
         return hidden @ weight.T  # [..., N]
 
 
+# ----------------------------------------------------------------------------------- training
+class SASRecTrainer(WindowTrainer):
+    """SASRec's training run: windows over the training sequences (with the later items as
+    soft targets when ``later_weight`` > 0), AdamW and a linear learning-rate schedule."""
+
+    def __init__(
+        self,
+        net: SASRecNet,
+        split: SequenceSplit,
+        config: SASRecConfig,
+        *,
+        seed: int,
+        generator: torch.Generator,
+        device: torch.device,
+    ) -> None:
+        super().__init__(split, seed=seed, generator=generator, batch_size=config.batch_size,
+                         shuffle_ties=config.shuffle_ties)  # fmt: skip
+        self.net = net
+        self.config = config
+        self.device = device
+        self.load_epoch(1)
+        self.optimizer = torch.optim.AdamW(
+            net.parameters(), lr=config.lr, weight_decay=config.weight_decay
+        )
+        steps_per_epoch = -(-len(self.inputs) // config.batch_size)
+        self.schedule = torch.optim.lr_scheduler.LinearLR(
+            self.optimizer,
+            start_factor=1.0,
+            end_factor=config.lr_end_factor,
+            total_iters=max(config.max_epochs * steps_per_epoch, 1),
+        )
+
+    def load_epoch(self, epoch: int) -> None:
+        """The epoch's inputs [W, T] and targets [W, T], or [W, T, 1 + later_items] with the
+        next item in slot 0 and the later ones after it."""
+        cfg = self.config
+        ordered, _ = self.epoch_sequences(epoch)
+        inputs, targets = training_windows(ordered, cfg.max_len, cfg.window_stride)
+        if cfg.later_weight > 0.0:
+            later = later_targets(ordered, cfg.max_len, cfg.window_stride, cfg.later_items)
+            targets = np.concatenate([targets[..., None], later], axis=2)
+        self.inputs, self.targets = torch.from_numpy(inputs), torch.from_numpy(targets)
+
+    @property
+    def target_count(self) -> int:
+        next_items = self.targets if self.targets.dim() == 2 else self.targets[..., 0]
+        return int(next_items.ge(0).sum())
+
+    def step(self, rows: torch.Tensor) -> float:
+        seq = self.inputs[rows].to(self.device)  # [B, T]
+        target = self.targets[rows].to(self.device)  # [B, T] or [B, T, 1 + K]
+        loss = self.loss(self.net(seq), target)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        self.schedule.step()
+        return float(loss.detach())
+
+    def loss(self, hidden: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """Cross-entropy over the catalog of every target position; hidden [B, T, D]."""
+        net, smoothing, alpha = self.net, self.config.label_smoothing, self.config.later_weight
+        if target.dim() == 2:
+            keep = target >= 0  # [B, T]
+            logits = net.logits(hidden[keep])  # [M, N]
+            return F.cross_entropy(logits, target[keep], label_smoothing=smoothing)
+        keep = target[..., 0] >= 0  # [B, T]
+        logits = net.logits(hidden[keep])  # [M, N]
+        kept = target[keep]  # [M, 1 + K]
+        nxt = F.cross_entropy(logits, kept[:, 0], reduction="none", label_smoothing=smoothing)
+        log_p = F.log_softmax(logits, dim=-1)  # [M, N]
+        later = kept[:, 1:]  # [M, K]
+        found = later >= 0  # [M, K]
+        nll = -log_p.gather(1, later.clamp(min=0)) * found  # [M, K]
+        count = found.sum(1)  # [M]
+        share = alpha * (count > 0)  # [M] no later item: the next item takes it all
+        later_nll = nll.sum(1) / count.clamp(min=1)  # [M]
+        return ((1.0 - share) * nxt + share * later_nll).mean()
+
+
 # ------------------------------------------------------------------------------- recommender
 class SASRecRecommender(ScoringRecommender):
     """SASRec with full-softmax cross-entropy; scores the whole catalog."""
@@ -230,54 +309,13 @@ class SASRecRecommender(ScoringRecommender):
         cfg = self.config
         generator = seed_everything(seed)
         self.device = resolve_device(cfg.device)
-        n_items = split.n_items
-        counts = np.zeros(n_items, dtype=np.float64)
+        counts = np.zeros(split.n_items, dtype=np.float64)
         for seq in split.train.values():
             np.add.at(counts, seq, 1.0)
         self.popularity = torch.from_numpy(np.log1p(counts)).to(torch.float32)  # [N]
-        self.net = SASRecNet(n_items, cfg).to(self.device)
-        sequences = list(split.train.values())
-        shuffling = cfg.shuffle_ties and split.train_times is not None
-
-        def windows(epoch: int) -> tuple[torch.Tensor, torch.Tensor]:
-            """The epoch's windows: inputs [W, T] and targets [W, T]."""
-            orders = epoch_orders(split, seed, epoch) if shuffling else None
-            ordered = (
-                sequences
-                if orders is None
-                else [s[o] for s, o in zip(sequences, orders, strict=True)]
-            )
-            inputs_np, targets_np = training_windows(ordered, cfg.max_len, cfg.window_stride)
-            if cfg.later_weight > 0.0:  # next item in slot 0, the later ones after it
-                later = later_targets(ordered, cfg.max_len, cfg.window_stride, cfg.later_items)
-                targets_np = np.concatenate([targets_np[..., None], later], axis=2)
-            return torch.from_numpy(inputs_np), torch.from_numpy(targets_np)
-
-        inputs, targets = windows(1)  # [W, T], [W, T] or [W, T, 1 + later_items]
-        optimizer = torch.optim.AdamW(
-            self.net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay
-        )
-        steps_per_epoch = -(-len(inputs) // cfg.batch_size)
-        schedule = torch.optim.lr_scheduler.LinearLR(
-            optimizer,
-            start_factor=1.0,
-            end_factor=cfg.lr_end_factor,
-            total_iters=max(cfg.max_epochs * steps_per_epoch, 1),
-        )
-        step = self._make_step(optimizer, schedule)
-
-        def run_epoch(epoch: int) -> float:
-            nonlocal inputs, targets
-            if shuffling and epoch > 1:
-                inputs, targets = windows(epoch)  # simultaneous items in a new order
-            order = torch.randperm(len(inputs), generator=generator)  # [W]
-            total_loss, batches = 0.0, 0
-            for begin in range(0, len(order), cfg.batch_size):
-                rows = order[begin : begin + cfg.batch_size]
-                total_loss += step(inputs[rows].to(self.device), targets[rows].to(self.device))
-                batches += 1
-            return total_loss / max(batches, 1)
-
+        self.net = SASRecNet(split.n_items, cfg).to(self.device)
+        trainer = SASRecTrainer(self.net, split, cfg, seed=seed, generator=generator,
+                                device=self.device)  # fmt: skip
         valid_seconds = 0.0
 
         def timed_validate() -> float:
@@ -289,7 +327,7 @@ class SASRecRecommender(ScoringRecommender):
 
         settings = LoopSettings(cfg.max_epochs, cfg.patience, cfg.eval_every, cfg.max_train_seconds)
         state = early_stopping_loop(
-            self.net, run_epoch, timed_validate, settings, desc="sasrec", progress=progress
+            self.net, trainer.run_epoch, timed_validate, settings, desc="sasrec", progress=progress
         )
         self.fit_info = {
             "epochs": state.epoch,
@@ -297,49 +335,12 @@ class SASRecRecommender(ScoringRecommender):
             "best_valid_ndcg@10": state.best_ndcg,
             "train_seconds": round(state.train_seconds, 3),  # excludes validation
             "valid_seconds": round(valid_seconds, 3),
-            "train_windows": len(inputs),
-            "train_targets": int((targets if targets.dim() == 2 else targets[..., 0]).ge(0).sum()),
+            "train_windows": len(trainer.inputs),
+            "train_targets": trainer.target_count,
             "device": str(self.device),
             "seed": seed,
             "curve": state.curve,
         }
-
-    def _make_step(
-        self, optimizer: torch.optim.Optimizer, schedule: torch.optim.lr_scheduler.LRScheduler
-    ) -> Callable[[torch.Tensor, torch.Tensor], float]:
-        net = self.net
-        assert net is not None
-        smoothing = self.config.label_smoothing
-        alpha = self.config.later_weight
-
-        def step(seq: torch.Tensor, target: torch.Tensor) -> float:
-            hidden = net(seq)  # [B, T, D]
-            if target.dim() == 2:
-                keep = target >= 0  # [B, T]
-                logits = net.logits(hidden[keep])  # [M, N]
-                loss = F.cross_entropy(logits, target[keep], label_smoothing=smoothing)
-            else:  # target [B, T, 1 + K]: the next item, then the K after it
-                keep = target[..., 0] >= 0  # [B, T]
-                logits = net.logits(hidden[keep])  # [M, N]
-                kept = target[keep]  # [M, 1 + K]
-                nxt = F.cross_entropy(
-                    logits, kept[:, 0], reduction="none", label_smoothing=smoothing
-                )  # [M]
-                log_p = F.log_softmax(logits, dim=-1)  # [M, N]
-                later = kept[:, 1:]  # [M, K]
-                found = later >= 0  # [M, K]
-                nll = -log_p.gather(1, later.clamp(min=0)) * found  # [M, K]
-                count = found.sum(1)  # [M]
-                share = alpha * (count > 0)  # [M] no later item: the next item takes it all
-                later_nll = nll.sum(1) / count.clamp(min=1)  # [M]
-                loss = ((1.0 - share) * nxt + share * later_nll).mean()
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            schedule.step()
-            return float(loss.detach())
-
-        return step
 
     # ----------------------------------------------------------------- inference
     def score(self, histories: Sequence[np.ndarray]) -> torch.Tensor:

@@ -27,14 +27,13 @@ from genrec.data.split import SequenceSplit
 from genrec.generative.config import GenerativeConfig
 from genrec.generative.model import GenerativeNet
 from genrec.generative.training_requests import TrainingRequests
-from genrec.training import LoopState, epoch_orders, training_windows
+from genrec.training import LoopState, WindowTrainer, training_windows
 
 CHECKPOINT_DIR = "checkpoint"
 
 
-class GeneratorTrainer:
-    """One training run: each epoch's windows (simultaneous items in an order fixed by the seed
-    and the epoch), one optimizer step per batch of windows."""
+class GeneratorTrainer(WindowTrainer):
+    """One training run of the generator; each window starts with the start position."""
 
     def __init__(
         self,
@@ -48,48 +47,32 @@ class GeneratorTrainer:
         rng: np.random.Generator,
         device: torch.device,
     ) -> None:
+        super().__init__(split, seed=seed, generator=generator, batch_size=config.batch_size,
+                         shuffle_ties=config.shuffle_ties)  # fmt: skip
         self.net = net
-        self.split = split
         self.requests = requests
         self.config = config
-        self.seed = seed
-        self.generator = generator  # the order of windows in each epoch
         self.rng = rng  # synthesized requests
         self.device = device
-        self.shuffling = config.shuffle_ties and split.train_times is not None
-        self.inputs, self.targets, self.real_requests = self.windows(1)
+        self.load_epoch(1)
         self.table = torch.from_numpy(requests.table).to(device)  # [R, Dr]
         self.optimizer = torch.optim.AdamW(
             net.parameters(), lr=config.lr, weight_decay=config.weight_decay
         )
 
-    def windows(self, epoch: int) -> tuple[torch.Tensor, torch.Tensor, np.ndarray | None]:
+    def load_epoch(self, epoch: int) -> None:
         """The epoch's inputs [W, T], targets [W, T] and real request ids [W, T] (or None)."""
         cfg = self.config
-        n_items = self.net.shape.n_items
-        orders = epoch_orders(self.split, self.seed, epoch) if self.shuffling else None
-        sequences = [
-            np.concatenate([[n_items], s if orders is None else s[orders[i]]])  # start id first
-            for i, s in enumerate(self.split.train.values())
-        ]
+        start = self.net.shape.n_items  # the start position's id
+        ordered, orders = self.epoch_sequences(epoch)
+        sequences = [np.concatenate([[start], s]) for s in ordered]
         inputs, targets = training_windows(sequences, cfg.max_len, cfg.window_stride)
-        real = self.requests.windows(self.split, cfg, orders)
-        return torch.from_numpy(inputs), torch.from_numpy(targets), real
+        self.inputs, self.targets = torch.from_numpy(inputs), torch.from_numpy(targets)
+        self.real_requests = self.requests.windows(self.split, cfg, orders)
 
     @property
     def target_count(self) -> int:
         return int((self.targets >= 0).sum())
-
-    def run_epoch(self, epoch: int) -> float:
-        """Train one epoch; returns the mean loss over its batches."""
-        if self.shuffling and epoch > 1:
-            self.inputs, self.targets, self.real_requests = self.windows(epoch)
-        order = torch.randperm(len(self.inputs), generator=self.generator)
-        total, batches = 0.0, 0
-        for begin in range(0, len(order), self.config.batch_size):
-            total += self.step(order[begin : begin + self.config.batch_size])
-            batches += 1
-        return total / max(batches, 1)
 
     def step(self, rows: torch.Tensor) -> float:
         """One optimizer step on the windows ``rows``; returns the batch's loss."""

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 
 import genrec
+from genrec.generative.config import DENSE_WEIGHTS
+from genrec.generative.decoding import score_all_items
 from genrec.generative.recommender import GenerativeConfig, GenerativeRecommender
 
 from synthetic import TINY_GENERATIVE as TINY
@@ -44,10 +48,42 @@ def test_sentence_follows_the_request_language(trained):
     assert chinese.text.startswith("您可能会喜欢以下商品：")
 
 
-def test_scores_are_log_probabilities(trained):
-    recs = trained.recommend(user="u1", k=20, exclude_seen=False)
+def _path_only(model):
+    view = model.with_decoding()
+    view.config = dataclasses.replace(model.config, dense_weight=0.0)
+    return view
+
+
+def test_path_scores_are_log_probabilities(trained):
+    recs = _path_only(trained).recommend(user="u1", k=20, exclude_seen=False)
     probs = np.exp([r.score for r in recs])
     assert np.all(probs <= 1.0) and probs.sum() == pytest.approx(1.0, abs=1e-4)
+
+
+def test_hybrid_scores_add_the_weighted_dense_head_to_the_path(trained):
+    history = trained.histories["u1"]
+    weight = 2.0
+    hybrid = trained.with_decoding(beam_size=1000)
+    hybrid.config = dataclasses.replace(trained.config, dense_weight=weight)
+    items, scores = hybrid.recommend_indices([history], 5)
+    with torch.no_grad():
+        state = trained.start_states([history], None)
+        path = score_all_items(trained.net, state)[0]
+        dense = torch.log_softmax(trained.net.flat_logits(state), dim=-1)[0]
+    expected = (path + weight * dense)[items[0]]
+    np.testing.assert_allclose(scores[0], expected.numpy(), rtol=1e-5)
+    seen = torch.zeros(len(path), dtype=torch.bool)
+    seen[torch.as_tensor(np.array(history))] = True
+    best = (path + weight * dense).masked_fill(seen, -torch.inf).topk(5).indices
+    assert items[0].tolist() == best.tolist()
+
+
+def test_fit_chooses_the_dense_weight_on_validation(trained):
+    sweep = trained.fit_info["valid_ndcg@10_by_dense_weight"]
+    assert [float(w) for w in sweep] == list(DENSE_WEIGHTS)
+    best = max(sweep.values())
+    chosen = min(float(w) for w, score in sweep.items() if score == best)
+    assert trained.config.dense_weight == chosen == trained.fit_info["dense_weight"]
 
 
 def test_save_load_keeps_index_and_weights(trained, tmp_path):
@@ -165,3 +201,61 @@ def test_each_training_target_gets_its_own_real_request(reorder):
     text_of = {i: t for t, i in requests.ids_by_text.items()}
     for target, rid in zip(targets[targets >= 0], ids[targets >= 0], strict=True):
         assert text_of[int(rid)] == f"want {target}"  # each request still names its own item
+
+
+class HashEncoder:
+    """A stand-in text encoder (unit vectors seeded by each text): the scale test measures
+    training, not text understanding, and E5 on 10k texts would dominate its time."""
+
+    name = "hash-test"
+    dim = 32
+
+    def _encode(self, texts):
+        rows = [np.random.default_rng(list(t.encode("utf-8"))).normal(size=self.dim) for t in texts]
+        vectors = np.asarray(rows, dtype=np.float32).reshape(-1, self.dim)
+        return vectors / np.linalg.norm(vectors, axis=1, keepdims=True).clip(1e-9)
+
+    def encode_items(self, texts):
+        return self._encode(texts)
+
+    def encode_requests(self, texts):
+        return self._encode(texts)
+
+
+def test_a_10k_item_catalog_trains_with_the_defaults_within_memory(tmp_path):
+    """10,000 items, 100,000 interactions, default config but one epoch: the codes grow to three
+    levels with few items per prefix, training and validation run, and memory stays bounded
+    (nothing of size catalog x catalog)."""
+    import resource
+
+    from synthetic import make_dataset
+
+    rng = np.random.default_rng(0)
+    n_items, users, per_user = 10_000, 2_000, 50
+    genres = [f"genre{g}" for g in range(20)]
+    items = pd.DataFrame({
+        "item_id": [f"i{i}" for i in range(n_items)],
+        "title": [f"Item {i}" for i in range(n_items)],
+        "categories": [(genres[i % 20], genres[(i * 7 + 1) % 20]) for i in range(n_items)],
+        "description": "",
+    })  # fmt: skip
+    popularity = 1.0 / np.arange(1, n_items + 1) ** 0.8
+    popularity /= popularity.sum()
+    sequences = {
+        f"u{u}": [f"i{i}" for i in rng.choice(n_items, per_user, replace=False, p=popularity)]
+        for u in range(users)
+    }
+    dataset = make_dataset(sequences, items, "scale")
+    model = GenerativeRecommender(GenerativeConfig(max_epochs=1, eval_every=1))
+    model._encoder = HashEncoder()
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB
+    model.fit(dataset, seed=0)
+    grown_mib = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    stats = model.fit_info["index"]
+    assert model.config.codebook_sizes is None and len(model.index.config.codebook_sizes) == 3
+    assert stats["max_items_per_prefix"] <= 32 and stats["mean_items_per_prefix"] < 4
+    assert model.fit_info["train_targets"] == users * (per_user - 2)
+    assert grown_mib < 2048, f"training grew the process by {grown_mib:.0f} MiB"
+    recs = model.recommend(history=["i0", "i1", "i2"], k=10)
+    assert len({r.item_id for r in recs}) == 10
+    assert model.fit_info["best_valid_ndcg@10"] > 0

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
@@ -135,6 +136,28 @@ def later_targets(
     if not rows:
         return np.zeros((0, max_len, horizon), dtype=np.int64)
     return np.stack(rows)
+
+
+def next_items_loss(
+    logits: torch.Tensor, targets: torch.Tensor, later_weight: float, smoothing: float = 0.0
+) -> torch.Tensor:
+    """Mean cross-entropy over the catalog; logits [M, N], targets [M] (the next item) or
+    [M, 1 + K] (the next item, then the K after it, -100 where the sequence ended).
+
+    With later items, each target is a distribution: the next item keeps ``1 - later_weight``
+    and the later items that exist share ``later_weight``; a position with none left trains on
+    the next item alone."""
+    if targets.dim() == 1:
+        return F.cross_entropy(logits, targets, label_smoothing=smoothing)
+    nxt = F.cross_entropy(logits, targets[:, 0], reduction="none", label_smoothing=smoothing)
+    log_p = F.log_softmax(logits, dim=-1)  # [M, N]
+    later = targets[:, 1:]  # [M, K]
+    found = later >= 0  # [M, K]
+    nll = -log_p.gather(1, later.clamp(min=0)) * found  # [M, K]
+    count = found.sum(1)  # [M]
+    share = later_weight * (count > 0)  # [M]
+    later_nll = nll.sum(1) / count.clamp(min=1)  # [M]
+    return ((1.0 - share) * nxt + share * later_nll).mean()
 
 
 class WindowTrainer(ABC):

@@ -49,6 +49,7 @@ from genrec.training import (
     early_stopping_loop,
     init_weights,
     later_targets,
+    next_items_loss,
     resolve_device,
     seed_everything,
     training_windows,
@@ -271,23 +272,10 @@ class SASRecTrainer(WindowTrainer):
 
     def loss(self, hidden: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """Cross-entropy over the catalog of every target position; hidden [B, T, D]."""
-        net, smoothing, alpha = self.net, self.config.label_smoothing, self.config.later_weight
-        if target.dim() == 2:
-            keep = target >= 0  # [B, T]
-            logits = net.logits(hidden[keep])  # [M, N]
-            return F.cross_entropy(logits, target[keep], label_smoothing=smoothing)
-        keep = target[..., 0] >= 0  # [B, T]
-        logits = net.logits(hidden[keep])  # [M, N]
-        kept = target[keep]  # [M, 1 + K]
-        nxt = F.cross_entropy(logits, kept[:, 0], reduction="none", label_smoothing=smoothing)
-        log_p = F.log_softmax(logits, dim=-1)  # [M, N]
-        later = kept[:, 1:]  # [M, K]
-        found = later >= 0  # [M, K]
-        nll = -log_p.gather(1, later.clamp(min=0)) * found  # [M, K]
-        count = found.sum(1)  # [M]
-        share = alpha * (count > 0)  # [M] no later item: the next item takes it all
-        later_nll = nll.sum(1) / count.clamp(min=1)  # [M]
-        return ((1.0 - share) * nxt + share * later_nll).mean()
+        keep = (target if target.dim() == 2 else target[..., 0]) >= 0  # [B, T]
+        logits = self.net.logits(hidden[keep])  # [M, N]
+        cfg = self.config
+        return next_items_loss(logits, target[keep], cfg.later_weight, cfg.label_smoothing)
 
 
 # ------------------------------------------------------------------------------- recommender

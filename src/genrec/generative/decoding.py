@@ -133,3 +133,59 @@ def score_all_items(
     for depth in range(depth_count):
         total = total + node_logp[depth][:, trie.node_ids[depth]]
     return total
+
+
+def dense_logp(
+    net: GenerativeNet, state: torch.Tensor, guidance: Guidance | None = None
+) -> torch.Tensor:
+    """The dense head's log-probabilities over the catalog: [B, D] -> [B, N] (guided by the
+    request as :func:`guided_logp` guides each depth, when ``guidance`` is given)."""
+    logp = torch.log_softmax(net.flat_logits(state), dim=-1)
+    if guidance is None:
+        return logp
+    free = torch.log_softmax(net.flat_logits(guidance.free), dim=-1)
+    return torch.log_softmax((1 + guidance.weight) * logp - guidance.weight * free, dim=-1)
+
+
+def hybrid_search(
+    net: GenerativeNet,
+    state: torch.Tensor,
+    allowed: torch.Tensor | None,
+    k: int,
+    beam_size: int,
+    dense_weight: float,
+    guidance: Guidance | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Top-k items ranked by path log-probability + ``dense_weight`` x the dense head's
+    log-probability, over the ``max(k, beam_size)`` items the beam search generates (the dense
+    head reranks what was generated; it adds no item the trie did not reach). Returns as
+    :func:`beam_search`; with ``dense_weight`` 0 it is beam search."""
+    width = max(k, beam_size)
+    items, paths = beam_search(net, state, allowed, width, beam_size, guidance)
+    if dense_weight == 0:
+        return items[:, :k], paths[:, :k]
+    dense = dense_logp(net, state, guidance)  # [B, N]: the normaliser needs every item
+    total = paths + dense_weight * dense.gather(1, items.clamp(min=0))
+    total = total.masked_fill(items < 0, float("-inf"))
+    scores, order = total.topk(min(k, total.shape[1]), dim=1)
+    return items.gather(1, order).masked_fill(torch.isneginf(scores), -1), scores
+
+
+def item_logprobs(
+    net: GenerativeNet, state: torch.Tensor, dense_weight: float, guidance: Guidance | None = None
+) -> torch.Tensor:
+    """The hybrid ranking as a distribution over the catalog: log_softmax of
+    :func:`score_all_hybrid` (with ``dense_weight`` 0, the path log-probabilities themselves,
+    which already sum to one). [B, D] -> [B, N]."""
+    return torch.log_softmax(score_all_hybrid(net, state, dense_weight, guidance), dim=-1)
+
+
+def score_all_hybrid(
+    net: GenerativeNet, state: torch.Tensor, dense_weight: float, guidance: Guidance | None = None
+) -> torch.Tensor:
+    """Exact hybrid score of every catalog item: :func:`score_all_items` + ``dense_weight`` x
+    :func:`dense_logp`. [B, D] -> [B, N]."""
+    total = score_all_items(net, state, guidance)
+    if dense_weight:
+        total = total + dense_weight * dense_logp(net, state, guidance)
+    return total

@@ -48,8 +48,9 @@ class NetworkShape:
         """The shape for a config (its fields named as ours) and the catalog's ``sizes``."""
         names = {f.name for f in fields(cls)}
         shared = {f.name: getattr(config, f.name) for f in fields(config) if f.name in names}
-        shared["codebook_sizes"] = tuple(shared["codebook_sizes"])
-        return cls(**{**shared, **sizes})
+        values = {**shared, **sizes}
+        values["codebook_sizes"] = tuple(values["codebook_sizes"])
+        return cls(**values)
 
 
 def backbone_config(shape: NetworkShape) -> GPT2Config:
@@ -213,21 +214,27 @@ class GenerativeNet(nn.Module):
         return self.fuse_norm(hidden + has * projected + (1 - has) * self.null_request)
 
     # --------------------------------------------------------------------- decoder
-    def node_table(self, depth: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Embeddings [M_d, D] and biases [M_d] of the nodes at a depth."""
+    def node_table(
+        self, depth: int, detach_items: bool = False
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Embeddings [M_d, D] and biases [M_d] of the nodes at a depth (``detach_items``: the
+        leaves', shared with the dense head, without gradient)."""
         bias: torch.Tensor = self.node_bias[depth]
         if depth == len(self.node_embeddings):
-            return self.item_embedding.weight[1 : self.shape.n_items + 1], bias
+            items = self.item_embedding.weight[1 : self.shape.n_items + 1]
+            return (items.detach(), bias.detach()) if detach_items else (items, bias)
         table: nn.Embedding = self.node_embeddings[depth]  # type: ignore[assignment]
         return table.weight, bias
 
-    def child_logits(self, state: torch.Tensor, children: torch.Tensor, depth: int) -> torch.Tensor:
+    def child_logits(
+        self, state: torch.Tensor, children: torch.Tensor, depth: int, detach_items: bool = False
+    ) -> torch.Tensor:
         """state [..., D], children [..., C] node ids (-1 pad) -> log-probs [..., C].
 
         Scores every node of the depth with one matrix product and gathers the children: on
         a CPU one BLAS call beats gathering a [..., C, D] block, and its backward is dense.
         """
-        weight, bias = self.node_table(depth)
+        weight, bias = self.node_table(depth, detach_items)
         every = torch.addmm(bias, state.reshape(-1, state.shape[-1]), weight.T)
         every = every.view(*state.shape[:-1], -1)  # [..., M_d]
         if every.shape[:-1] != children.shape[:-1]:
@@ -257,19 +264,24 @@ class GenerativeNet(nn.Module):
         targets: torch.Tensor,
         teacher: torch.Tensor | None = None,
         distill_weight: float = 0.0,
+        detach: bool = False,
     ) -> torch.Tensor:
         """Teacher-forced negative log-likelihood of each target's code path. [M, D], [M] -> [M].
 
         With ``teacher`` (item probabilities [M, N], no gradient), each depth also pays
         ``distill_weight`` x KL(teacher's distribution over the true parent's children ||
         the decoder's), so the generated path inherits the full-softmax head's ranking.
+        ``detach``: the loss trains the decoder only, not the backbone or the item embeddings
+        it shares with the dense head.
         """
+        if detach:
+            state = state.detach()
         loss = torch.zeros(len(targets), device=state.device)
         parent = torch.zeros_like(targets)
         for depth in range(len(self.trie.node_ids)):
             node = self.trie.node_ids[depth][targets]  # [M]
             children = self.trie.children[depth][parent]  # [M, C]
-            logp = self.child_logits(state, children, depth)
+            logp = self.child_logits(state, children, depth, detach)
             slot = (children == node[:, None]).float().argmax(dim=1)
             loss = loss - logp.gather(1, slot[:, None]).squeeze(1)
             if teacher is not None and distill_weight > 0:

@@ -24,12 +24,19 @@ from safetensors.torch import load_file, save_file
 from transformers import GPT2Model
 
 from genrec.data.split import SequenceSplit
-from genrec.generative.config import GenerativeConfig
-from genrec.generative.decoding import Guidance, beam_search, score_all_items
+from genrec.generative.config import DENSE_WEIGHTS, TRAINING_DENSE_WEIGHT, GenerativeConfig
+from genrec.generative.decoding import Guidance, hybrid_search, score_all_hybrid
 from genrec.generative.model import GenerativeNet, NetworkShape, extend_network
 from genrec.generative.trainer import GeneratorTrainer, load_checkpoint, save_checkpoint
 from genrec.generative.training_requests import TrainingRequests
-from genrec.indexing import E5Encoder, IndexConfig, SemanticIndex, TextEncoder, item_vectors_cached
+from genrec.indexing import (
+    E5Encoder,
+    IndexConfig,
+    SemanticIndex,
+    TextEncoder,
+    codebook_sizes_for,
+    item_vectors_cached,
+)
 from genrec.recommender import Recommender, TopKQuery, Validate
 from genrec.training import LoopSettings, early_stopping_loop, resolve_device, seed_everything
 
@@ -39,7 +46,7 @@ class GenerativeRecommender(Recommender):
     config_class = GenerativeConfig
     config: GenerativeConfig
     # models saved before guidance existed decode as they did
-    saved_config_defaults: ClassVar[dict[str, Any]] = {"request_guidance": 0.0}
+    saved_config_defaults: ClassVar[dict[str, Any]] = {"request_guidance": 0.0, "dense_weight": 0.0}
 
     def __init__(self, config: GenerativeConfig | None = None) -> None:
         super().__init__(config)
@@ -75,14 +82,16 @@ class GenerativeRecommender(Recommender):
         self.device = resolve_device(cfg.device)
         catalog = self.require_catalog()
         self.item_vectors = item_vectors_cached(self.encoder, self.item_texts())
+        sizes = tuple(cfg.codebook_sizes or codebook_sizes_for(len(catalog)))
         self.index = SemanticIndex.fit(
-            self.item_vectors, IndexConfig(cfg.codebook_sizes, cfg.kmeans_iterations, seed)
+            self.item_vectors, IndexConfig(sizes, cfg.kmeans_iterations, seed)
         )
         requests = TrainingRequests.build(
             split, catalog.categories, self.encoder.encode_requests, cfg
         )
         shape = NetworkShape.from_config(
             cfg,
+            codebook_sizes=sizes,
             n_items=len(catalog),
             nodes_per_depth=tuple(self.index.nodes_per_depth),
             request_dim=int(requests.table.shape[1]),
@@ -103,6 +112,7 @@ class GenerativeRecommender(Recommender):
             best_weights=best,
             on_evaluated=partial(save_checkpoint, root, net) if root is not None else None,
         )
+        sweep = self._choose_dense_weight(validate)
         self.fit_info = {
             "epochs": state.epoch,
             "best_epoch": state.best_epoch,
@@ -115,8 +125,32 @@ class GenerativeRecommender(Recommender):
             "seed": seed,
             "requests": requests.kind,
             "index": self.index.stats(),
+            "dense_weight": self.config.dense_weight,
+            "valid_ndcg@10_by_dense_weight": sweep,
             "curve": state.curve,
         }
+
+    def _choose_dense_weight(self, validate: Validate) -> dict[str, float]:
+        """With ``dense_weight`` None, keep the weight of :data:`DENSE_WEIGHTS` that scores best
+        on ``validate`` (the smallest among equals); returns each weight's score."""
+        if self.config.dense_weight is not None:
+            return {}
+        scores: dict[str, float] = {}
+        best, best_score = DENSE_WEIGHTS[0], -np.inf
+        for weight in DENSE_WEIGHTS:
+            view = copy.copy(self)
+            view.config = dataclasses.replace(self.config, dense_weight=weight)
+            scores[str(weight)] = score = float(validate(view))
+            if score > best_score:
+                best, best_score = weight, score
+        self.config = dataclasses.replace(self.config, dense_weight=best)
+        return scores
+
+    @property
+    def dense_weight(self) -> float:
+        """The hybrid ranking's weight on the dense head (see GenerativeConfig.dense_weight)."""
+        weight = self.config.dense_weight
+        return TRAINING_DENSE_WEIGHT if weight is None else weight
 
     # ------------------------------------------------------------------- inference
     def _require_net(self) -> GenerativeNet:
@@ -199,13 +233,15 @@ class GenerativeRecommender(Recommender):
                 guidance = Guidance(net.start_state(hidden, None), weight)
             mask = torch.from_numpy(allowed).to(self.device) if allowed is not None else None
             if self.exact_decoding:
-                scores_all = score_all_items(net, state, guidance)
+                scores_all = score_all_hybrid(net, state, self.dense_weight, guidance)
                 if mask is not None:
                     scores_all = scores_all.masked_fill(~mask, float("-inf"))
                 scores, items = scores_all.topk(k, dim=1)
                 items = items.masked_fill(torch.isneginf(scores), -1)
             else:
-                items, scores = beam_search(net, state, mask, k, self.config.beam_size, guidance)
+                items, scores = hybrid_search(
+                    net, state, mask, k, self.config.beam_size, self.dense_weight, guidance
+                )
         return items.cpu().numpy().astype(np.int64), scores.cpu().numpy().astype(np.float64)
 
     def add_items(self, items: pd.DataFrame) -> np.ndarray:

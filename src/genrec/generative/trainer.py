@@ -20,14 +20,19 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 
 from genrec.data.split import SequenceSplit
 from genrec.generative.config import GenerativeConfig
 from genrec.generative.model import GenerativeNet
 from genrec.generative.training_requests import TrainingRequests
-from genrec.training import LoopState, WindowTrainer, training_windows
+from genrec.training import (
+    LoopState,
+    WindowTrainer,
+    later_targets,
+    next_items_loss,
+    training_windows,
+)
 
 CHECKPOINT_DIR = "checkpoint"
 
@@ -68,6 +73,10 @@ class GeneratorTrainer(WindowTrainer):
         sequences = [np.concatenate([[start], s]) for s in ordered]
         inputs, targets = training_windows(sequences, cfg.max_len, cfg.window_stride)
         self.inputs, self.targets = torch.from_numpy(inputs), torch.from_numpy(targets)
+        self.later = None  # [W, T, K] the items after the next one, for the flat head's targets
+        if cfg.later_weight > 0:
+            later = later_targets(sequences, cfg.max_len, cfg.window_stride, cfg.later_items)
+            self.later = torch.from_numpy(later)
         self.real_requests = self.requests.windows(self.split, cfg, orders)
 
     @property
@@ -90,9 +99,17 @@ class GeneratorTrainer(WindowTrainer):
         loss = torch.zeros((), device=self.device)
         if cfg.flat_loss_weight > 0:
             flat = self.net.flat_logits(state)  # [M, N]
-            loss = cfg.flat_loss_weight * F.cross_entropy(flat, y[keep])
+            targets = y[keep]  # [M] or, with later items, [M, 1 + K]
+            if self.later is not None:
+                later = self.later[rows].to(self.device)[keep]  # [M, K]
+                targets = torch.cat([targets[:, None], later], dim=1)
+            loss = cfg.flat_loss_weight * next_items_loss(flat, targets, cfg.later_weight)
             teacher = flat.detach().softmax(dim=-1)
-        loss = loss + self.net.path_loss(state, y[keep], teacher, cfg.distill_weight).mean()
+        if cfg.path_loss_weight > 0:
+            path = self.net.path_loss(
+                state, y[keep], teacher, cfg.distill_weight, cfg.detach_path
+            ).mean()
+            loss = loss + cfg.path_loss_weight * path
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()

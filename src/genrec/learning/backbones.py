@@ -1,7 +1,8 @@
 """The two kinds of model that learn from feedback, behind one small interface.
 
-:class:`GenerativeBackbone`: the native generative model scores every item's path at each
-context (cheap), so the KL term to the previous model covers the whole catalog.
+:class:`GenerativeBackbone`: the native generative model scores every item at each context
+(its hybrid ranking, path plus dense head, as a distribution; cheap), so the KL term to the
+previous model covers the whole catalog.
 :class:`LLMTitleBackbone`: the LLM scores only the titles of a context's labelled items (the
 whole catalog would be a forward per title), so its KL term is over those items, renormalised;
 it trains LoRA adapters on a copy (merged at the end) when the model was trained with LoRA, else
@@ -16,7 +17,7 @@ from typing import Any, cast
 import numpy as np
 import torch
 
-from genrec.generative.decoding import score_all_items
+from genrec.generative.decoding import item_logprobs
 from genrec.generative.recommender import GenerativeRecommender
 from genrec.llm.decoding import title_logprobs
 from genrec.llm.recommender import LLMRecommender
@@ -24,8 +25,8 @@ from genrec.recommender import Recommender
 
 
 class GenerativeBackbone:
-    """The native generative model: every item's path log-probability at each context (the
-    whole catalog, cheap), so the KL term covers the catalog."""
+    """The native generative model: every item's log-probability under its hybrid ranking at
+    each context (the whole catalog, cheap), so the KL term covers the catalog."""
 
     whole_catalog = True
     micro_batch: int | None = None  # the whole batch in one forward
@@ -50,7 +51,8 @@ class GenerativeBackbone:
     ) -> list[torch.Tensor]:  # fmt: skip
         generative = cast(GenerativeRecommender, model)
         net = generative._require_net()
-        return list(score_all_items(net, generative.start_states(histories, requests, net)))
+        states = generative.start_states(histories, requests, net)
+        return list(item_logprobs(net, states, generative.dense_weight))
 
     def finish(self, new: Recommender) -> Recommender:
         cast(GenerativeRecommender, new)._require_net().eval()

@@ -7,7 +7,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export PYTHONHASHSEED := 0
 
-.PHONY: venv demo test test-fast lint bench bench-serve bench-feedback bench-llm bench-recbole format clean
+.PHONY: venv demo test test-fast lint bench bench-serve bench-feedback bench-ablation bench-llm bench-recbole format clean
 
 venv: $(STAMP)
 
@@ -59,6 +59,10 @@ clean:
 # Only the feedback-loop simulation (ml-100k, 5 rounds, three objectives against a control).
 bench-feedback: $(STAMP)
 	$(PY) benchmarks/feedback.py --out docs
+
+# Only the generative model's ablation (seed 0; ~25 min): what each lever adds on ml-100k.
+bench-ablation: $(STAMP)
+	$(PY) benchmarks/ablation.py --out docs
 
 # Only the LLM backbone (SmolLM2 + LoRA vs the native model and SASRec; CPU-sized, ~20 min).
 bench-llm: $(STAMP)

@@ -1,10 +1,19 @@
 """Constrained beam search against brute force, batched against one-by-one, and validity."""
 
+import copy
+
 import numpy as np
 import pytest
 import torch
 
-from genrec.generative.decoding import Guidance, beam_search, score_all_items
+from genrec.generative.decoding import (
+    Guidance,
+    beam_search,
+    hybrid_search,
+    item_logprobs,
+    score_all_hybrid,
+    score_all_items,
+)
 from genrec.generative.model import GenerativeNet, NetworkShape
 from genrec.indexing import IndexConfig, SemanticIndex
 
@@ -146,3 +155,47 @@ def test_guidance_changes_nothing_without_a_request_and_moves_towards_one(net):
     favoured = lift.argmax(dim=1)
     rows = torch.arange(3)
     assert bool((guided[rows, favoured] > plain[rows, favoured]).all())
+
+
+@pytest.mark.parametrize("weight", [0.0, 0.5, 4.0])
+def test_hybrid_search_with_a_full_beam_equals_exact_hybrid_scoring(net, weight):
+    states = _states(net, 4)
+    with torch.no_grad():
+        items, scores = hybrid_search(net, states, None, 5, 1000, weight)
+        exact = score_all_hybrid(net, states, weight)
+    top, best = exact.topk(5, dim=1)
+    assert torch.equal(items, best)
+    assert torch.allclose(scores, top, atol=1e-5)
+
+
+def test_hybrid_search_reranks_only_what_the_beam_generated(net):
+    states = _states(net, 3, seed=5)
+    allowed = torch.ones(3, net.shape.n_items, dtype=torch.bool)
+    allowed[:, ::2] = False
+    with torch.no_grad():
+        generated, _ = beam_search(net, states, allowed, 8, 8)
+        items, scores = hybrid_search(net, states, allowed, 4, 8, 100.0)
+    for row in range(3):
+        assert set(items[row].tolist()) <= set(generated[row].tolist())
+        assert all(allowed[row, i] for i in items[row].tolist())
+    assert torch.all(scores[:, :-1] >= scores[:, 1:])
+
+
+def test_hybrid_distribution_sums_to_one(net):
+    with torch.no_grad():
+        logp = item_logprobs(net, _states(net, 2), 2.0)
+    assert torch.allclose(logp.exp().sum(dim=1), torch.ones(2), atol=1e-5)
+
+
+def test_a_detached_path_loss_trains_the_decoder_only(net):
+    trained = copy.deepcopy(net).train()
+    ids = torch.tensor([[1, 2, 3, 4]])
+    targets = torch.tensor([5])
+    for detach, reaches in ((True, False), (False, True)):
+        trained.zero_grad()
+        state = trained.start_state(trained.encode(ids)[:, -1], None)
+        trained.path_loss(state, targets, detach=detach).sum().backward()
+        shared = [trained.item_embedding.weight, *trained.backbone.parameters()]
+        assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in shared) == reaches
+        decoder = trained.updates[0][0].weight.grad
+        assert decoder is not None and decoder.abs().sum() > 0

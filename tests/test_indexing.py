@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from genrec.config import ConfigError
-from genrec.indexing import IndexConfig, SemanticIndex, kmeans
+from genrec.indexing import IndexConfig, SemanticIndex, codebook_sizes_for, kmeans
 
 
 def _vectors(n=300, d=16, seed=0):
@@ -77,3 +77,22 @@ def test_kmeans_keeps_every_cluster_in_use():
 def test_bad_index_config_is_rejected():
     with pytest.raises(ConfigError, match="at least 2 codes"):
         IndexConfig((1, 8)).validate()
+
+
+@pytest.mark.parametrize(
+    ("n_items", "levels"),
+    [(20, 1), (128, 1), (129, 2), (1_682, 2), (9_066, 3), (10_000, 3), (131_073, 4)],
+)
+def test_code_length_grows_with_the_catalog(n_items, levels):
+    sizes = codebook_sizes_for(n_items)
+    assert sizes == (32,) * levels
+    # evenly spread codes would leave about 4 items or fewer per full prefix
+    assert n_items / 32**levels <= 4
+
+
+def test_sized_codes_keep_few_items_behind_a_prefix():
+    vectors = np.random.default_rng(0).normal(size=(3_000, 16))
+    index = SemanticIndex.fit(vectors, IndexConfig(codebook_sizes_for(len(vectors)), 20))
+    stats = index.stats()
+    assert stats["mean_items_per_prefix"] <= 4 and stats["max_items_per_prefix"] <= 32
+    assert stats["code_tuples_unique"]

@@ -9,6 +9,9 @@ filters prune, they do not renormalise), which is exactly what :func:`score_all_
 for every item; with a beam at least as wide as the widest depth both give the same top K.
 
 All work is batched tensor operations: one loop over depths (3 by default), none over items.
+
+The hybrid (:func:`hybrid_search`): the beam's items reranked by path log-probability plus a
+weight times the dense head's log-probability; :func:`score_all_hybrid` is its brute force.
 """
 
 from __future__ import annotations

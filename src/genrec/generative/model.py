@@ -1,14 +1,17 @@
-"""The generator network: a causal transformer over history items plus a small code decoder.
+"""The generator network: a causal transformer over history items, a small code decoder and a
+dense head.
 
 Each history item enters as one position whose embedding is its id embedding plus the sum of
 its semantic-code embeddings; a GPT-2 backbone built from a ``transformers`` config reads the
 sequence once. The hidden state at the last position, fused with the request vector, is the
-start state of a small decoder that emits the next item's path through the catalog trie one
-depth at a time: first code, second code, ..., then the item itself among the items sharing
+start state of two heads. The code decoder emits the next item's path through the catalog trie
+one depth at a time: first code, second code, ..., then the item itself among the items sharing
 that prefix (the collision digit). At each depth the logits are dot products between the
 decoder state and the embeddings of the current node's children; after choosing a child the
-state is updated by a residual MLP. The leaf embeddings are tied to the items' input id
-embeddings, as SASRec ties its output layer.
+state is updated by a residual MLP. The dense head scores every item at once against the same
+item embeddings (``flat_logits``). The leaf embeddings are tied to the items' input id
+embeddings, as SASRec ties its output layer. The recommender ranks the decoder's beam by path
+log-probability plus a weight times the dense head's (see :mod:`genrec.generative.decoding`).
 """
 
 from __future__ import annotations
@@ -254,7 +257,7 @@ class GenerativeNet(nn.Module):
         return result
 
     def flat_logits(self, state: torch.Tensor) -> torch.Tensor:
-        """Scores of every item from the start state [M, D] -> [M, N] (the auxiliary head)."""
+        """Scores of every item from the start state [M, D] -> [M, N] (the dense head)."""
         weight, bias = self.node_table(len(self.node_embeddings))
         return state @ weight.T + bias
 

@@ -3,9 +3,11 @@
 Every position of every user's training sequence is a target (windows of ``max_len`` items; see
 :func:`genrec.training.training_windows`), each with its own request vector: the data's request
 text where it has one, else with some probability a synthesized request naming one of the
-target's categories. The loss is the teacher-forced negative log-likelihood of the target's
-code path, plus an auxiliary full-softmax loss on the decoder's start state whose (detached)
-distribution is also distilled into the path, depth by depth.
+target's categories. The loss is the dense head's full-softmax cross-entropy on the decoder's
+start state (soft targets: the next item and, with ``later_weight``, the ones after it) plus the
+teacher-forced negative log-likelihood of the target's code path, into which the dense head's
+(detached) distribution is distilled depth by depth. With ``detach_path`` (the default) the
+path loss trains the decoder only: the backbone and item embeddings learn from the dense head.
 
 Checkpoints (``checkpoint/`` in the model's output folder, written after each validation) hold
 the current and the best weights and the loop's state, so an interrupted run resumes where it

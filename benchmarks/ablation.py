@@ -133,11 +133,12 @@ def main() -> int:
         for seed in args.seeds:
             model, seconds, reused = trained(name, config, seed, dataset, split, args.reuse)
             per_seed.append({**measure(model, split), "train s": seconds})
+            index = model.fit_info.get("index", {})
             print(f"[ablation] {name} seed {seed}{' (reused)' if reused else ''}: "
                   f"{per_seed[-1]}", flush=True)  # fmt: skip
         mean = {k: float(np.mean([r[k] for r in per_seed])) for k in per_seed[0]}
         rows.append({"variant": name, "description": label, "overrides": overrides,
-                     "seeds": args.seeds, **mean})  # fmt: skip
+                     "seeds": args.seeds, "index": index, **mean})  # fmt: skip
     command = "python benchmarks/ablation.py --out docs" + (
         f" --seeds {' '.join(map(str, args.seeds))}" if args.seeds != [0] else ""
     )
@@ -166,6 +167,15 @@ def section(rows: list[dict[str, Any]], command: str) -> str:
     for row in rows:
         cells = " | ".join(f"{row[f'{c} valid']:.4f} | {row[f'{c} test']:.4f}" for c in cols)
         lines.append(f"| {row['description']} | {cells} | {row['w*']:g} | {row['train s']:.0f} |")
+    index = rows[-1]["index"]
+    if index.get("mean_items_per_prefix") is not None:
+        lines += [
+            "",
+            f"Semantic IDs of the last row (sized to the catalog): {len(index['levels'])} levels "
+            f"of 32 for {index['items']} items, {index['distinct_prefixes']} distinct prefixes; "
+            f"items per prefix: mean {index['mean_items_per_prefix']}, p90 "
+            f"{index['p90_items_per_prefix']:g}, max {index['max_items_per_prefix']}.",
+        ]
     return "\n".join(lines)
 
 

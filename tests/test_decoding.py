@@ -173,8 +173,10 @@ def test_hybrid_search_reranks_only_what_the_beam_generated(net):
     allowed = torch.ones(3, net.shape.n_items, dtype=torch.bool)
     allowed[:, ::2] = False
     with torch.no_grad():
-        generated, _ = beam_search(net, states, allowed, 8, 8)
+        # the candidates: every leaf under the beam's last prefixes
+        generated, _ = beam_search(net, states, allowed, 8 * net.trie.children[-1].shape[1], 8)
         items, scores = hybrid_search(net, states, allowed, 4, 8, 100.0)
+    assert (generated[:, 8:] >= 0).any()  # wider than the beam's best paths alone
     for row in range(3):
         assert set(items[row].tolist()) <= set(generated[row].tolist())
         assert all(allowed[row, i] for i in items[row].tolist())
@@ -187,15 +189,17 @@ def test_hybrid_distribution_sums_to_one(net):
     assert torch.allclose(logp.exp().sum(dim=1), torch.ones(2), atol=1e-5)
 
 
-def test_a_detached_path_loss_trains_the_decoder_only(net):
+def test_a_detached_path_loss_trains_the_decoder_and_request_fusion_only(net):
     trained = copy.deepcopy(net).train()
     ids = torch.tensor([[1, 2, 3, 4]])
     targets = torch.tensor([5])
+    request = torch.ones(1, net.shape.request_dim)
     for detach, reaches in ((True, False), (False, True)):
         trained.zero_grad()
-        state = trained.start_state(trained.encode(ids)[:, -1], None)
-        trained.path_loss(state, targets, detach=detach).sum().backward()
+        hidden = trained.encode(ids)[:, -1]
+        state = trained.start_state(hidden.detach() if detach else hidden, request)
+        trained.path_loss(state, targets, detach_items=detach).sum().backward()
         shared = [trained.item_embedding.weight, *trained.backbone.parameters()]
         assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in shared) == reaches
-        decoder = trained.updates[0][0].weight.grad
-        assert decoder is not None and decoder.abs().sum() > 0
+        for learner in (trained.updates[0][0].weight, trained.request_proj.weight):
+            assert learner.grad is not None and learner.grad.abs().sum() > 0

@@ -267,24 +267,22 @@ class GenerativeNet(nn.Module):
         targets: torch.Tensor,
         teacher: torch.Tensor | None = None,
         distill_weight: float = 0.0,
-        detach: bool = False,
+        detach_items: bool = False,
     ) -> torch.Tensor:
         """Teacher-forced negative log-likelihood of each target's code path. [M, D], [M] -> [M].
 
         With ``teacher`` (item probabilities [M, N], no gradient), each depth also pays
         ``distill_weight`` x KL(teacher's distribution over the true parent's children ||
         the decoder's), so the generated path inherits the full-softmax head's ranking.
-        ``detach``: the loss trains the decoder only, not the backbone or the item embeddings
-        it shares with the dense head.
+        ``detach_items``: the item (leaf) embeddings and biases, shared with the dense head, get
+        no gradient from this loss.
         """
-        if detach:
-            state = state.detach()
         loss = torch.zeros(len(targets), device=state.device)
         parent = torch.zeros_like(targets)
         for depth in range(len(self.trie.node_ids)):
             node = self.trie.node_ids[depth][targets]  # [M]
             children = self.trie.children[depth][parent]  # [M, C]
-            logp = self.child_logits(state, children, depth, detach)
+            logp = self.child_logits(state, children, depth, detach_items)
             slot = (children == node[:, None]).float().argmax(dim=1)
             loss = loss - logp.gather(1, slot[:, None]).squeeze(1)
             if teacher is not None and distill_weight > 0:

@@ -7,7 +7,8 @@ target's categories. The loss is the dense head's full-softmax cross-entropy on 
 start state (soft targets: the next item and, with ``later_weight``, the ones after it) plus the
 teacher-forced negative log-likelihood of the target's code path, into which the dense head's
 (detached) distribution is distilled depth by depth. With ``detach_path`` (the default) the
-path loss trains the decoder only: the backbone and item embeddings learn from the dense head.
+path loss trains the decoder and the request fusion only: the backbone and the item embeddings
+learn from the dense head.
 
 Checkpoints (``checkpoint/`` in the model's output folder, written after each validation) hold
 the current and the best weights and the loop's state, so an interrupted run resumes where it
@@ -96,7 +97,8 @@ class GeneratorTrainer(WindowTrainer):
             req_ids = torch.from_numpy(self.real_requests[rows.numpy()]).to(self.device)[keep]
         else:
             req_ids = self.requests.draw(y[keep].cpu().numpy(), self.rng).to(self.device)
-        state = self.net.start_state(hidden, self.table[req_ids])  # [M, D]
+        requests = self.table[req_ids]  # [M, Dr]
+        state = self.net.start_state(hidden, requests)  # [M, D]
         teacher = None
         loss = torch.zeros((), device=self.device)
         if cfg.flat_loss_weight > 0:
@@ -108,8 +110,10 @@ class GeneratorTrainer(WindowTrainer):
             loss = cfg.flat_loss_weight * next_items_loss(flat, targets, cfg.later_weight)
             teacher = flat.detach().softmax(dim=-1)
         if cfg.path_loss_weight > 0:
+            if cfg.detach_path:  # the decoder (request fusion included) learns; not the backbone
+                state = self.net.start_state(hidden.detach(), requests)
             path = self.net.path_loss(
-                state, y[keep], teacher, cfg.distill_weight, cfg.detach_path
+                state, y[keep], teacher, cfg.distill_weight, detach_items=cfg.detach_path
             ).mean()
             loss = loss + cfg.path_loss_weight * path
         self.optimizer.zero_grad(set_to_none=True)

@@ -20,6 +20,7 @@ import argparse
 import dataclasses
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,7 @@ import torch
 import genrec
 from genrec.data import load_builtin
 from genrec.data.split import SequenceSplit, leave_one_out
-from genrec.evaluation import evaluate
+from genrec.evaluation import Ranker, evaluate
 from genrec.generative.config import DENSE_WEIGHTS, TRAINING_DENSE_WEIGHT, GenerativeConfig
 from genrec.generative.recommender import GenerativeRecommender
 from genrec.recommender import blocked_items
@@ -56,14 +57,21 @@ class DenseOnly:
     def __init__(self, model: GenerativeRecommender) -> None:
         self.model = model
 
-    def recommend_indices(self, histories: Any, k: int, **_: Any) -> tuple[np.ndarray, np.ndarray]:
+    def recommend_indices(
+        self,
+        histories: Sequence[np.ndarray],
+        k: int,
+        *,
+        requests: Sequence[str] | None = None,
+        exclude_seen: bool = True,
+    ) -> tuple[np.ndarray, np.ndarray]:
         net = self.model._require_net()
         with torch.no_grad():
             scores = torch.log_softmax(
                 net.flat_logits(self.model.start_states(histories, None)), -1
             )
         n = scores.shape[1]
-        scores[torch.from_numpy(blocked_items(n, histories, True, None, None))] = -torch.inf
+        scores[torch.from_numpy(blocked_items(n, histories, exclude_seen, None, None))] = -torch.inf
         top, idx = scores.topk(k, dim=1)
         return idx.numpy(), top.numpy()
 
@@ -90,7 +98,9 @@ def trained(
         )  # fmt: skip
         saved = dataclasses.replace(model.config, dense_weight=wanted.dense_weight)
         if saved == wanted and model.fit_info.get("seed") == seed:
-            return model, float(model.fit_info["train_seconds"]), True
+            seconds = model.fit_info["train_seconds"]
+            assert isinstance(seconds, (int, float))
+            return model, float(seconds), True
     started = time.perf_counter()
     model = GenerativeRecommender(config).fit(dataset, split, seed=seed, progress=False)
     if folder is not None:
@@ -104,7 +114,7 @@ def measure(model: GenerativeRecommender, split: SequenceSplit) -> dict[str, flo
     for weight in DENSE_WEIGHTS:
         weights[weight] = evaluate(with_weight(model, weight), split, "valid").metrics["ndcg@10"]
     chosen = max(DENSE_WEIGHTS, key=lambda w: (weights[w], -w))
-    rankers = {
+    rankers: dict[str, Ranker] = {
         "path": with_weight(model, 0.0),
         "dense": DenseOnly(model),
         "hybrid w=1": with_weight(model, 1.0),

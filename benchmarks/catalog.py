@@ -23,7 +23,7 @@ from typing import Any
 import pandas as pd
 import torch
 
-from genrec.data import DataSpec
+from genrec.data.spec import DataSpec
 from genrec.data.split import leave_one_out
 from genrec.evaluation import evaluate
 from genrec.lifecycle import train

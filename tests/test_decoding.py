@@ -203,3 +203,23 @@ def test_a_detached_path_loss_trains_the_decoder_and_request_fusion_only(net):
         assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in shared) == reaches
         for learner in (trained.updates[0][0].weight, trained.request_proj.weight):
             assert learner.grad is not None and learner.grad.abs().sum() > 0
+
+
+def test_gathered_child_scores_equal_the_matrix_product(net, monkeypatch):
+    import genrec.generative.model as model_module
+
+    states = _states(net, 6).view(2, 3, -1)
+    last = len(net.trie.children) - 1
+    children = net.trie.children[last][torch.tensor([[0, 1, 2], [3, 0, 1]])]  # [2, 3, C]
+    with torch.no_grad():
+        monkeypatch.setattr(model_module, "_GATHER_RATIO", 10**9)  # one matrix product
+        product = net.child_logits(states, children, last)
+        monkeypatch.setattr(model_module, "_GATHER_RATIO", 0)  # gather the children
+        gathered = net.child_logits(states, children, last)
+        gathered_beam = beam_search(net, _states(net, 4), None, 5, 2)
+        monkeypatch.setattr(model_module, "_GATHER_RATIO", 10**9)
+        product_beam = beam_search(net, _states(net, 4), None, 5, 2)
+    finite = torch.isfinite(product)
+    assert torch.equal(finite, torch.isfinite(gathered)) and not finite.all()
+    assert torch.allclose(product[finite], gathered[finite], atol=1e-5)
+    assert torch.equal(gathered_beam[0], product_beam[0])

@@ -27,6 +27,10 @@ from transformers import GPT2Config, GPT2Model
 from genrec.indexing import TrieTensors
 from genrec.training import init_weights
 
+# child_logits gathers the children's embeddings (no gradient) when a depth has more than
+# this many nodes per child slot; below it one matrix product over the depth is faster.
+_GATHER_RATIO = 64
+
 
 @dataclass(frozen=True)
 class NetworkShape:
@@ -236,8 +240,20 @@ class GenerativeNet(nn.Module):
 
         Scores every node of the depth with one matrix product and gathers the children: on
         a CPU one BLAS call beats gathering a [..., C, D] block, and its backward is dense.
+        Without gradient, where the depth has many more nodes than a node has children (the
+        items under a beam's prefixes at decoding), it gathers the children's embeddings
+        instead, so the cost follows the beam, not the catalog.
         """
         weight, bias = self.node_table(depth, detach_items)
+        if not torch.is_grad_enabled() and weight.shape[0] > _GATHER_RATIO * children.shape[-1]:
+            if state.shape[:-1] != children.shape[:-1]:
+                lead = torch.broadcast_shapes(state.shape[:-1], children.shape[:-1])
+                state = state.expand(*lead, state.shape[-1])
+                children = children.expand(*lead, children.shape[-1])
+            safe = children.clamp(min=0)
+            logits = torch.einsum("...d,...cd->...c", state, weight[safe]) + bias[safe]
+            logits = logits.masked_fill(children < 0, float("-inf"))
+            return F.log_softmax(logits, dim=-1)
         every = torch.addmm(bias, state.reshape(-1, state.shape[-1]), weight.T)
         every = every.view(*state.shape[:-1], -1)  # [..., M_d]
         if every.shape[:-1] != children.shape[:-1]:

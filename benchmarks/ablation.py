@@ -39,15 +39,18 @@ from harness import machine, replace_block, write_json
 
 VARIANTS: list[tuple[str, str, dict[str, Any]]] = [
     ("base", "#3's model: the path loss shares the backbone, no later items",
-     {"later_weight": 0.0, "detach_path": False, "dense_weight": 0.0}),
+     {"later_weight": 0.0, "detach_path": False, "dense_weight": 0.0,
+      "collaborative_weight": 0.0}),
     ("later3", "+ later items (0.3) in the dense head's targets, path still shared",
-     {"detach_path": False, "dense_weight": 0.0}),
+     {"detach_path": False, "dense_weight": 0.0, "collaborative_weight": 0.0}),
     ("flatonly", "the dense head alone (no path loss; validated on the dense ranking)",
      {"path_loss_weight": 0.0, "distill_weight": 0.0, "detach_path": False, "dense_weight": 100.0,
-      "beam_size": 2000}),
+      "beam_size": 2000, "collaborative_weight": 0.0}),
     ("dall_nod", "hybrid, path detached, no distillation into the path",
-     {"distill_weight": 0.0}),
-    ("dall", "hybrid, path detached, distilled (the default)", {}),
+     {"distill_weight": 0.0, "collaborative_weight": 0.0}),
+    ("dall", "hybrid, path detached, distilled, text-only codes",
+     {"collaborative_weight": 0.0}),
+    ("collab", "+ collaborative semantic IDs (the default)", {}),
 ]  # fmt: skip
 
 

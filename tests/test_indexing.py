@@ -2,7 +2,13 @@ import numpy as np
 import pytest
 
 from genrec.config import ConfigError
-from genrec.indexing import IndexConfig, SemanticIndex, codebook_sizes_for, kmeans
+from genrec.indexing import (
+    IndexConfig,
+    SemanticIndex,
+    codebook_sizes_for,
+    collaborative_vectors,
+    kmeans,
+)
 
 
 def _vectors(n=300, d=16, seed=0):
@@ -96,3 +102,25 @@ def test_sized_codes_keep_few_items_behind_a_prefix():
     stats = index.stats()
     assert stats["mean_items_per_prefix"] <= 4 and stats["max_items_per_prefix"] <= 32
     assert stats["code_tuples_unique"]
+
+
+def test_collaborative_vectors_bring_co_consumed_items_together():
+    # Two communities: users 0-19 take items 0-4, users 20-39 take items 5-9; item 10 unseen.
+    sequences = [np.arange(5) if u < 20 else np.arange(5, 10) for u in range(40)]
+    vectors = collaborative_vectors(sequences, n_items=11, dim=4)
+    assert vectors.shape == (11, 4)
+    assert np.allclose(np.linalg.norm(vectors[:10], axis=1), 1.0, atol=1e-5)
+    assert not vectors[10].any()  # nobody took it: no collaborative signal
+    within = vectors[0] @ vectors[1]
+    across = vectors[0] @ vectors[5]
+    assert within > 0.9 and within > across + 0.5
+
+
+def test_items_added_to_fused_codes_get_codes_from_their_text_part():
+    rng = np.random.default_rng(0)
+    text = rng.normal(size=(40, 6))
+    fused = np.concatenate([text, rng.normal(size=(40, 3))], axis=1)
+    index = SemanticIndex.fit(fused, IndexConfig((4, 4), seed=0))
+    new = index.add_items(rng.normal(size=(3, 6)))  # the text vector alone
+    assert new.shape == (3, index.codes.shape[1])
+    assert len({tuple(c) for c in index.codes}) == 43

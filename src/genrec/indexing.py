@@ -95,6 +95,38 @@ def item_vectors_cached(encoder: TextEncoder, texts: list[str]) -> np.ndarray:
     return vectors
 
 
+def collaborative_vectors(
+    sequences: Sequence[np.ndarray], n_items: int, dim: int = 32, seed: int = 0
+) -> np.ndarray:
+    """Unit item vectors [N, dim] from who interacted with what: the right singular vectors of
+    the user x item matrix (rows scaled by 1/sqrt(length)), scaled by the singular values.
+    Items nobody interacted with get zero vectors."""
+    from scipy.sparse import csr_matrix
+    from scipy.sparse.linalg import svds
+
+    rows, cols = [], []
+    for user, seq in enumerate(sequences):
+        items = np.unique(np.asarray(seq, dtype=np.int64))
+        rows.append(np.full(len(items), user))
+        cols.append(items)
+    if not rows or sum(len(c) for c in cols) == 0:
+        return np.zeros((n_items, dim), dtype=np.float32)
+    row, col = np.concatenate(rows), np.concatenate(cols)
+    lengths = np.bincount(row, minlength=len(sequences)).astype(np.float64)
+    matrix = csr_matrix((1.0 / np.sqrt(lengths[row]), (row, col)), shape=(len(sequences), n_items))
+    rank = max(1, min(dim, min(matrix.shape) - 1))
+    start = np.random.default_rng(seed).normal(size=min(matrix.shape))
+    _, values, right = svds(matrix, k=rank, v0=start)
+    keep = values > 1e-8 * values.max()  # drop the null space's arbitrary directions
+    vectors = right[keep].T * np.sqrt(values[keep])  # [N, rank']
+    vectors[np.bincount(col, minlength=n_items) == 0] = 0.0
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    vectors = np.where(norms > 0, vectors / np.maximum(norms, 1e-12), 0.0)
+    out = np.zeros((n_items, dim), dtype=np.float32)
+    out[:, : vectors.shape[1]] = vectors
+    return out
+
+
 def codebook_sizes_for(
     n_items: int, codebook_size: int = 32, items_per_prefix: float = 4.0
 ) -> tuple[int, ...]:
@@ -231,6 +263,9 @@ class SemanticIndex:
         Returns the new items' code tuples. Nothing is retrained.
         """
         data = np.asarray(vectors, dtype=np.float64)
+        width = self.centroids[0].shape[1]
+        if data.shape[1] < width:  # fused codes: a new item has no collaborative part yet
+            data = np.pad(data, ((0, 0), (0, width - data.shape[1])))
         codes = self._quantize(data, self.centroids)
         new = self._with_collision_digit(codes, data, self.centroids, existing=self.codes)
         self.codes = np.concatenate([self.codes, new])

@@ -35,6 +35,7 @@ from genrec.indexing import (
     SemanticIndex,
     TextEncoder,
     codebook_sizes_for,
+    collaborative_vectors,
     item_vectors_cached,
 )
 from genrec.recommender import Recommender, TopKQuery, Validate
@@ -46,7 +47,9 @@ class GenerativeRecommender(Recommender):
     config_class = GenerativeConfig
     config: GenerativeConfig
     # models saved before guidance existed decode as they did
-    saved_config_defaults: ClassVar[dict[str, Any]] = {"request_guidance": 0.0, "dense_weight": 0.0}
+    saved_config_defaults: ClassVar[dict[str, Any]] = {
+        "request_guidance": 0.0, "dense_weight": 0.0, "collaborative_weight": 0.0,
+    }  # fmt: skip
 
     def __init__(self, config: GenerativeConfig | None = None) -> None:
         super().__init__(config)
@@ -84,7 +87,7 @@ class GenerativeRecommender(Recommender):
         self.item_vectors = item_vectors_cached(self.encoder, self.item_texts())
         sizes = tuple(cfg.codebook_sizes or codebook_sizes_for(len(catalog)))
         self.index = SemanticIndex.fit(
-            self.item_vectors, IndexConfig(sizes, cfg.kmeans_iterations, seed)
+            self._code_vectors(split, seed), IndexConfig(sizes, cfg.kmeans_iterations, seed)
         )
         requests = TrainingRequests.build(
             split, catalog.categories, self.encoder.encode_requests, cfg
@@ -129,6 +132,18 @@ class GenerativeRecommender(Recommender):
             "valid_ndcg@10_by_dense_weight": sweep,
             "curve": state.curve,
         }
+
+    def _code_vectors(self, split: SequenceSplit, seed: int) -> np.ndarray:
+        """What the semantic IDs quantize: the item text vectors, fused with collaborative
+        vectors from the training interactions when ``collaborative_weight`` > 0."""
+        weight = self.config.collaborative_weight
+        if weight == 0:
+            return self.item_vectors
+        text = self.item_vectors / np.maximum(
+            np.linalg.norm(self.item_vectors, axis=1, keepdims=True), 1e-12
+        )
+        collab = collaborative_vectors(list(split.train.values()), len(text), seed=seed)
+        return np.concatenate([text, weight * collab], axis=1)
 
     def _choose_dense_weight(self, validate: Validate) -> dict[str, float]:
         """With ``dense_weight`` None, keep the weight of :data:`DENSE_WEIGHTS` that scores best

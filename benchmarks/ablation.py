@@ -48,9 +48,9 @@ VARIANTS: list[tuple[str, str, dict[str, Any]]] = [
       "beam_size": 2000, "collaborative_weight": 0.0}),
     ("dall_nod", "hybrid, path detached, no distillation into the path",
      {"distill_weight": 0.0, "collaborative_weight": 0.0}),
-    ("dall", "hybrid, path detached, distilled, text-only codes",
-     {"collaborative_weight": 0.0}),
-    ("collab", "+ collaborative semantic IDs (the default)", {}),
+    ("dall", "hybrid, path detached, distilled, text-only codes (the default)", {}),
+    ("collab", "+ collaborative semantic IDs (collaborative_weight 1)",
+     {"collaborative_weight": 1.0}),
 ]  # fmt: skip
 
 

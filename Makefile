@@ -7,7 +7,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export PYTHONHASHSEED := 0
 
-.PHONY: venv demo test test-fast lint bench bench-serve bench-feedback bench-ablation bench-catalog bench-llm bench-recbole format clean
+.PHONY: venv demo test test-fast lint bench bench-serve bench-feedback bench-requests bench-ablation bench-catalog bench-llm bench-recbole format clean
 
 venv: $(STAMP)
 
@@ -59,6 +59,11 @@ clean:
 # Only the feedback-loop simulation (ml-100k, 5 rounds, three objectives against a control).
 bench-feedback: $(STAMP)
 	$(PY) benchmarks/feedback.py --out docs
+
+# Request following by kind (category, paraphrase, era, exclusion, similar-to, mood, price
+# bound), English and Chinese: ml-100k and a synthetic shop (~15 min).
+bench-requests: $(STAMP)
+	$(PY) benchmarks/request_kinds.py --out docs
 
 # Only the generative model's ablation (seed 0; ~25 min): what each lever adds on ml-100k.
 bench-ablation: $(STAMP)

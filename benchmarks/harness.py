@@ -307,7 +307,9 @@ def _request_following(
     out["ndcg@10_no_request"] = float(base.per_user["ndcg@10"][has_genre].mean())
     out["recall@10_no_request"] = float(base.per_user["recall@10"][has_genre].mean())
     for language in ("en", "zh"):
-        texts, genres = held_out_requests(categories, targets, language, seed)
+        texts, genres = held_out_requests(
+            categories, targets, language, seed, nouns=model.nouns, names=request_names(language)
+        )
         tops = []
         for start in range(0, len(histories), 256):
             top, _ = model.recommend_indices(
@@ -325,6 +327,13 @@ def _request_following(
         ]
         out[f"genre_precision@10_{language}"] = float(np.mean(shares))
     return out
+
+
+def request_names(language: str) -> dict[str, str] | None:
+    """How a user of ``language`` names ml-100k's genres (Chinese names for Chinese requests)."""
+    from genrec.data.builtin import GENRES_ZH
+
+    return GENRES_ZH if language == "zh" else None
 
 
 # Request guidance is chosen on the validation users: the smallest weight of the grid whose

@@ -238,7 +238,7 @@ def generative_section(
     histories = split.histories("test")
     from genrec.requests import held_out_requests
 
-    texts, _ = held_out_requests(categories, split.test_targets, "en")
+    texts, _ = held_out_requests(categories, split.test_targets, "en", nouns=model.nouns)
     encoder = model.encoder
     fresh = [f"{t} tonight #{i}" for i, t in enumerate(texts[:100])]
     encode_ms = []

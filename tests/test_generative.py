@@ -41,11 +41,23 @@ def test_empty_history_with_a_request_is_a_cold_start_recommendation(trained):
 
 
 def test_sentence_follows_the_request_language(trained):
-    english = trained.recommend_with_text(user="u0", k=3, request="I want a alpha movie")
+    english = trained.recommend_with_text(user="u0", k=3, request="something for tonight")
     assert english.text.startswith("You may like: ")
     assert english.items[0].title in english.text
+    chinese = trained.recommend_with_text(user="u0", k=3, request="今晚看点什么")
+    assert chinese.text.startswith("您可能会喜欢以下")
+    assert chinese.items[0].title in chinese.text
+
+
+def test_the_sentence_repeats_the_category_the_request_named(trained):
+    english = trained.recommend_with_text(user="u0", k=3, request="I want a alpha movie")
+    assert english.text.startswith(f"You may like these alpha {trained.nouns.en}: ")
+    assert english.understood == [
+        {"kind": "category", "text": "alpha", "value": "Alpha", "match": "spelled"}
+    ]
+    assert all(r.item_id.startswith("a") for r in english.items)
     chinese = trained.recommend_with_text(user="u0", k=3, request="我想看一部Alpha电影")
-    assert chinese.text.startswith("您可能会喜欢以下商品：")
+    assert chinese.text.startswith(f"您可能会喜欢以下Alpha{trained.nouns.zh}：")
 
 
 def _path_only(model):

@@ -1,4 +1,5 @@
-from genrec.render import NOUNS_BY_DATASET, Nouns, render_sentence
+from genrec.render import render_sentence
+from genrec.requests import Nouns
 
 
 def test_english_sentence_like_the_seed():
@@ -7,7 +8,7 @@ def test_english_sentence_like_the_seed():
 
 
 def test_chinese_request_gets_a_chinese_sentence_with_the_catalog_noun():
-    text = render_sentence(["异形", "闪灵"], "我想看一部恐怖片", NOUNS_BY_DATASET["ml-100k"])
+    text = render_sentence(["异形", "闪灵"], "我想看一部恐怖片", Nouns("movies", "电影", "movie"))
     assert text == "您可能会喜欢以下电影：异形、闪灵"
 
 

@@ -12,6 +12,7 @@ deepest nodes are the items themselves.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -78,6 +79,13 @@ class E5Encoder:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         return np.stack([self._cache[t] for t in texts])
+
+
+@functools.lru_cache(maxsize=1)
+def shared_encoder() -> E5Encoder:
+    """One request encoder per process for models that have none of their own (the baselines
+    read request texts only for their hard constraints); loading it takes milliseconds."""
+    return E5Encoder()
 
 
 def item_vectors_cached(encoder: TextEncoder, texts: list[str]) -> np.ndarray:

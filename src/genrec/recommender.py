@@ -14,7 +14,7 @@ import inspect
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Self, TypedDict, Unpack
 
@@ -25,7 +25,11 @@ import torch
 from genrec.data.schema import Catalog, Dataset
 from genrec.data.split import SequenceSplit, leave_one_out
 from genrec.evaluation import validation_ndcg
-from genrec.render import NOUNS_BY_DATASET, Nouns, render_sentence
+from genrec.indexing import TextEncoder, shared_encoder
+from genrec.render import render_sentence
+from genrec.requests import CatalogTerms, Nouns
+from genrec.requests.language import language_of
+from genrec.requests.parse import ParsedRequest, RequestParser
 
 FORMAT_VERSION = 1
 META_FILE = "genrec.json"
@@ -61,9 +65,14 @@ class RecommendationList:
 
     items: list[Recommendation]
     text: str
+    understood: list[dict[str, object]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, object]:
-        return {"items": [r.to_dict() for r in self.items], "text": self.text}
+        return {
+            "items": [r.to_dict() for r in self.items],
+            "text": self.text,
+            "understood": self.understood,
+        }
 
 
 @dataclass(frozen=True)
@@ -124,6 +133,7 @@ class Recommender(ABC):
         self.catalog: Catalog | None = None
         self.histories: dict[str, np.ndarray] = {}
         self.fit_info: dict[str, object] = {}
+        self._parser: RequestParser | None = None
 
     # ----------------------------------------------------------------- training
     def fit(
@@ -146,8 +156,12 @@ class Recommender(ABC):
         split = split if split is not None else leave_one_out(dataset)
         if validate is None:
             validate = validation_ndcg(split, exclude_seen=self.validation_excludes_seen)
+        self._parser = None
+        nouns = self._dataset_nouns(dataset).to_dict()
+        self.fit_info = {"nouns": nouns}  # _fit may read self.nouns, then replaces fit_info
         self._fit(split, seed=seed, progress=progress, validate=validate)
         self.fit_info["dataset"] = dataset.name
+        self.fit_info["nouns"] = nouns
         return self
 
     @property
@@ -185,7 +199,76 @@ class Recommender(ABC):
         allowed = None
         if exclude_seen or exclude is not None or candidates is not None:
             allowed = ~blocked_items(n_items, histories, exclude_seen, exclude, candidates)
+        if requests is not None and any(r for r in requests):
+            histories, allowed, requests = self._apply_requests(histories, allowed, requests)
         return self._top_k(TopKQuery(histories, min(k, n_items), allowed, requests))
+
+    def _dataset_nouns(self, dataset: Dataset) -> Nouns:
+        """The dataset's noun where it names one, else the one its item texts suggest."""
+        nouns = Nouns.parse(dataset.noun) if dataset.noun else None
+        if nouns is not None:
+            return nouns
+        from genrec.requests.terms import infer_nouns
+
+        texts = [dataset.catalog.text(i) for i in range(len(dataset.catalog))]
+        return infer_nouns(texts, self.text_encoder().encode_requests)
+
+    def understand(self, requests: Sequence[str | None]) -> list[ParsedRequest]:
+        """The hard constraints each request states (see :mod:`genrec.requests.parse`)."""
+        return self.request_parser().parse_many(list(requests))
+
+    def _apply_requests(
+        self,
+        histories: Sequence[np.ndarray],
+        allowed: np.ndarray | None,
+        requests: Sequence[str],
+    ) -> tuple[Sequence[np.ndarray], np.ndarray | None, Sequence[str]]:
+        """Each request's constraints as a decoding filter; items it names as "similar to"
+        join that row's history (and are never returned). Returns the histories, the allowed
+        items and the request texts left for the learned conditioning."""
+        parser = self.request_parser()
+        parsed = parser.parse_many(list(requests))
+        if not any(p.constraints for p in parsed):
+            return histories, allowed, requests
+        n_items = len(self.require_catalog())
+        rows = np.ones((len(histories), n_items), dtype=bool) if allowed is None else allowed
+        out_histories = list(histories)
+        for row, request in enumerate(parsed):
+            mask = request.mask(parser.terms)
+            if mask is not None:
+                rows[row] &= mask
+            if request.similar_items:
+                extra = np.asarray(request.similar_items, dtype=np.int64)
+                out_histories[row] = np.concatenate([np.asarray(histories[row]), extra])
+        return out_histories, rows, [p.soft_text for p in parsed]
+
+    def request_parser(self) -> RequestParser:
+        """The parser of requests against this model's catalog (built once)."""
+        if self._parser is None:
+            catalog = self.require_catalog()
+            counts = np.zeros(len(catalog), dtype=np.int64)
+            for seq in self.histories.values():
+                np.add.at(counts, seq, 1)
+            terms = CatalogTerms.from_items(catalog.items, self.nouns)
+            self._parser = RequestParser(
+                terms, catalog.titles, self.text_encoder().encode_requests, counts
+            )
+        return self._parser
+
+    @property
+    def nouns(self) -> Nouns:
+        """What the catalog's items are called: the dataset's noun, else the one inferred."""
+        recorded = self.fit_info.get("nouns")
+        if isinstance(recorded, dict):
+            return Nouns.parse(recorded) or Nouns()
+        if self.fit_info.get("dataset") == "ml-100k":  # models saved before nouns were
+            return Nouns("movies", "电影", "movie")
+        return Nouns()
+
+    def text_encoder(self) -> TextEncoder:
+        """The multilingual encoder for request texts: the model's own where it has one."""
+        own = getattr(self, "encoder", None)
+        return own if own is not None else shared_encoder()
 
     @abstractmethod
     def _top_k(self, query: TopKQuery) -> tuple[np.ndarray, np.ndarray]:
@@ -249,9 +332,12 @@ class Recommender(ABC):
         """:meth:`recommend` (the same arguments) plus a sentence in the request's language
         naming the items."""
         items = self.recommend(user, history, k, **options)
-        nouns = NOUNS_BY_DATASET.get(str(self.fit_info.get("dataset", "")), Nouns())
+        request = options.get("request") or ""
+        parsed = self.understand([request])[0]
         titles = [r.title for r in items]
-        return RecommendationList(items, render_sentence(titles, options.get("request"), nouns))
+        phrase = parsed.describe(language_of(request), self.nouns) if parsed.constraints else None
+        text = render_sentence(titles, request, self.nouns, phrase)
+        return RecommendationList(items, text, parsed.to_list())
 
     def require_catalog(self) -> Catalog:
         """The catalog, or a clear error when the model is neither fitted nor loaded."""
@@ -310,6 +396,7 @@ class Recommender(ABC):
             for u, s in zip(hist["user_id"], hist["items"], strict=True)
         }
         model.fit_info = dict(meta.get("fit_info", {}))
+        model._parser = None
         model._load_state(src)
         return model
 

@@ -51,6 +51,11 @@ def add_data_args(
     group.add_argument("--min-rating", type=float, help="only ratings >= this count as positive")
     group.add_argument("--k-core", type=int, help="keep users and items with >= k interactions")
     group.add_argument("--last-n", type=int, help="keep each user's last N interactions")
+    group.add_argument(
+        "--noun",
+        help="what the items are called, English plural/Chinese, e.g. 'products/商品' "
+        "(default: inferred from the catalog)",
+    )
 
 
 def data_spec(args: argparse.Namespace) -> DataSpec:
@@ -71,6 +76,7 @@ def data_spec(args: argparse.Namespace) -> DataSpec:
         min_rating=args.min_rating,
         k_core=args.k_core,
         last_n=args.last_n,
+        noun=getattr(args, "noun", None),
     )
 
 

@@ -210,6 +210,8 @@ class Dataset:
     interactions: pd.DataFrame
     users: pd.DataFrame | None = None
     report: ValidationReport = field(default_factory=ValidationReport)
+    # What the items are called, "products/商品" (English plural/Chinese); None: inferred.
+    noun: str | None = None
 
     def __post_init__(self) -> None:
         frame = self.interactions

@@ -30,6 +30,7 @@ class DataSpec:
     min_rating: float | None = None
     k_core: int | None = None
     last_n: int | None = None
+    noun: str | None = None  # what the items are called, "products/商品"; None: inferred
 
     def __post_init__(self) -> None:
         if self.layout not in LAYOUTS:
@@ -52,6 +53,12 @@ class DataSpec:
 
     def load(self) -> Dataset:
         """Read and validate the dataset (a :class:`DataError` names what is wrong)."""
+        dataset = self._load()
+        if self.noun:
+            dataset.noun = self.noun
+        return dataset
+
+    def _load(self) -> Dataset:
         if self.data in BUILTIN:
             return load_builtin(self.data, **self.filters)
         if self.layout == "seed":

@@ -90,7 +90,7 @@ class GenerativeRecommender(Recommender):
             self._code_vectors(split, seed), IndexConfig(sizes, cfg.kmeans_iterations, seed)
         )
         requests = TrainingRequests.build(
-            split, catalog.categories, self.encoder.encode_requests, cfg
+            split, catalog.categories, self.encoder.encode_requests, cfg, self.nouns
         )
         shape = NetworkShape.from_config(
             cfg,

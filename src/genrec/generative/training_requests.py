@@ -11,7 +11,7 @@ import torch
 
 from genrec.data.split import SequenceSplit
 from genrec.generative.config import GenerativeConfig
-from genrec.requests import RequestSynthesizer
+from genrec.requests import Nouns, RequestSynthesizer
 from genrec.training import training_windows
 
 
@@ -34,12 +34,15 @@ class TrainingRequests:
         categories: Sequence[tuple[str, ...]],
         encode: Callable[[list[str]], np.ndarray],
         cfg: GenerativeConfig,
+        nouns: Nouns | None = None,
     ) -> TrainingRequests:
         """The data's own request texts when it has any, else requests synthesized from the
         items' ``categories`` (one tuple per catalog item); ``encode`` embeds request texts."""
         has_real = any(any(r for r in reqs) for reqs in split.train_requests.values())
         if not has_real:
-            return cls.synthesized(categories, encode, cfg.request_probability, cfg.chinese_share)
+            return cls.synthesized(
+                categories, encode, cfg.request_probability, cfg.chinese_share, nouns
+            )
         texts = sorted({r for reqs in split.train_requests.values() for r in reqs if r})
         table, ids_by_text = cls._table(texts, encode)
         n_items = len(categories)
@@ -54,15 +57,17 @@ class TrainingRequests:
         encode: Callable[[list[str]], np.ndarray],
         probability: float,
         chinese_share: float,
+        nouns: Nouns | None = None,
     ) -> TrainingRequests:
-        """Requests made from item genres: a target may draw any text naming one of its genres,
-        in Chinese with probability ``chinese_share``."""
-        triples = RequestSynthesizer(categories).vocabulary_with_genres()
+        """Requests made from item categories: a target may draw any text naming one of its
+        category terms, in Chinese with probability ``chinese_share``."""
+        synthesizer = RequestSynthesizer(categories, nouns or Nouns())
+        triples = synthesizer.vocabulary_with_genres()
         table, ids_by_text = cls._table([t for t, _, _ in triples], encode)
         options = [
             [[i + 1 for i, (_, g, lang) in enumerate(triples) if g in cats and lang == want]
              for want in ("en", "zh")]
-            for cats in categories
+            for cats in synthesizer.terms
         ]  # fmt: skip
         width = max((len(o) for pair in options for o in pair), default=1) or 1
         per_item = np.full((len(categories), 2, width), -1, dtype=np.int64)

@@ -40,6 +40,7 @@ from genrec.llm.decoding import constrained_beam_search
 from genrec.llm.titles import TitleTrie, unique_titles
 from genrec.recommender import Recommender, TopKQuery, Validate
 from genrec.requests import RequestSynthesizer
+from genrec.requests.synthesis import item_terms
 from genrec.training import resolve_device, seed_everything
 
 PROMPT_VERSION = "v1"
@@ -253,14 +254,18 @@ class LLMRecommender(Recommender):
         if any(any(texts) for texts in split.train_requests.values()):
             return lambda target, text, rng: text
         by_genre: dict[tuple[str, str], list[str]] = {}
-        for text, genre, lang in RequestSynthesizer(catalog.categories).vocabulary_with_genres():
+        for text, genre, lang in RequestSynthesizer(
+            catalog.categories, self.nouns
+        ).vocabulary_with_genres():
             by_genre.setdefault((genre, lang), []).append(text)
+
+        terms = item_terms(catalog.categories)
 
         def make(target: int, text: str, rng: np.random.Generator) -> str:
             if rng.random() >= cfg.request_probability:
                 return ""
             lang = "zh" if rng.random() < cfg.chinese_share else "en"
-            genres = [g for g in catalog.categories[target] if (g, lang) in by_genre]
+            genres = [g for g in terms[target] if (g, lang) in by_genre]
             if not genres:
                 return ""
             options = by_genre[(genres[int(rng.integers(len(genres)))], lang)]

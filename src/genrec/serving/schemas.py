@@ -100,6 +100,11 @@ class RecommendationOut(BaseModel):
     model_version: str
     fallback: bool = Field(description="true when no history or request: popular items")
     warnings: list[str]
+    understood: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="the hard constraints read from the request (category, exclude, max, "
+        "min, years, similar), each applied as a filter: no returned item violates one",
+    )
     latency_ms: float
 
 

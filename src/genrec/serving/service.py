@@ -18,7 +18,9 @@ import numpy as np
 from genrec.lifecycle import model_version, resolve_model_dir
 from genrec.models import load as load_model
 from genrec.recommender import Recommendation, Recommender
-from genrec.render import NOUNS_BY_DATASET, Nouns, render_sentence
+from genrec.render import render_sentence
+from genrec.requests.language import language_of
+from genrec.requests.parse import ParsedRequest
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,7 @@ class Answer:
     warnings: list[str]
     history: list[str]
     model_version: str
+    understood: list[dict[str, object]] = field(default_factory=list)
 
 
 @dataclass
@@ -62,7 +65,7 @@ class LoadedModel:
             np.add.at(counts, seq, 1)
         self.popularity = counts
         self.popular_order = np.argsort(-counts, kind="stable")
-        self.nouns = NOUNS_BY_DATASET.get(str(self.model.fit_info.get("dataset", "")), Nouns())
+        self.nouns = self.model.nouns
         # Plain lists: a pandas lookup per returned item cost half the time of a batch.
         self.titles = [str(t) for t in catalog.items["title"]]
         self.item_ids = [str(i) for i in catalog.item_ids]
@@ -79,6 +82,7 @@ class LoadedModel:
         """Answer a batch: rows sharing a category filter are decoded together."""
         catalog = self.model.require_catalog()
         prepared = [self._prepare(q) for q in queries]
+        understood = self.model.understand([q.request for q in queries])
         results: list[Answer | None] = [None] * len(queries)
         groups: dict[tuple[str, ...] | None, list[int]] = {}
         for row, (query, prep) in enumerate(zip(queries, prepared, strict=True)):
@@ -102,7 +106,9 @@ class LoadedModel:
             for pos, row in enumerate(rows):
                 wanted = queries[row].k
                 picked = [(int(i), float(s)) for i, s in zip(idx[pos], scores[pos], strict=True)]
-                results[row] = self._finish(queries[row], prepared[row], picked[:wanted], False)
+                results[row] = self._finish(
+                    queries[row], prepared[row], picked[:wanted], False, understood[row]
+                )
         return [r for r in results if r is not None]
 
     def _prepare(self, query: Query) -> _Prepared:
@@ -148,11 +154,16 @@ class LoadedModel:
         prep: _Prepared,
         picked: list[tuple[int, float]],
         fallback: bool = True,
+        parsed: ParsedRequest | None = None,
     ) -> Answer:
         items = [Recommendation(self.item_ids[i], self.titles[i], s) for i, s in picked if i >= 0]
-        text = render_sentence([r.title for r in items], query.request, self.nouns)
+        phrase = None
+        if parsed is not None and parsed.constraints:
+            phrase = parsed.describe(language_of(query.request), self.nouns)
+        text = render_sentence([r.title for r in items], query.request, self.nouns, phrase)
         history = [self.item_ids[i] for i in prep.history.tolist()]
-        return Answer(items, text, fallback, prep.warnings, history, self.version)
+        understood = parsed.to_list() if parsed is not None else []
+        return Answer(items, text, fallback, prep.warnings, history, self.version, understood)
 
     # ------------------------------------------------------------------ catalog
     def search(self, text: str, limit: int) -> list[int]:

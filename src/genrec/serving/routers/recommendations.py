@@ -50,6 +50,7 @@ async def recommend(body: RecommendationIn, state: State) -> RecommendationOut:
         model_version=answer.model_version,
         fallback=answer.fallback,
         warnings=answer.warnings,
+        understood=answer.understood,
         latency_ms=round(latency, 3),
     )
 

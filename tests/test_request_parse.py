@@ -1,0 +1,171 @@
+"""Hard constraints read from requests against a catalog: categories (spelled or through the
+multilingual encoder), numeric bounds, eras, exclusions, "similar to", and what nothing names."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from genrec.indexing import E5Encoder
+from genrec.requests import CatalogTerms, Nouns
+from genrec.requests.parse import MAX_REQUEST_CHARS, RequestParser
+from genrec.requests.terms import infer_nouns
+
+ITEMS = pd.DataFrame(
+    {
+        "item_id": [f"p{i}" for i in range(8)],
+        "title": ["Apple MacBook Pro", "Dell XPS 15", "Sony WH-1000XM5", "Bose QuietComfort 45",
+                  "Canon EOS R6", "Apple Watch Series 9", "Logitech MX Keys", "Lenovo ThinkPad X1"],
+        "categories": [("Electronics > Laptops",), ("Electronics > Laptops",),
+                       ("Electronics > Headphones",), ("Electronics > Headphones",),
+                       ("Electronics > Cameras",), ("Electronics > Watches",),
+                       ("Electronics > Keyboards",), ("Electronics > Laptops",)],
+        "description": [""] * 8,
+        "price": ["1,999", "1499", "399", "329", "2499", "399", "99", "1799"],
+        "release_date": ["2021-10-01", "2022", "2022", "2021", "2020", "2023", "2019", "2021"],
+    }
+)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def encoder() -> E5Encoder:
+    return E5Encoder()
+
+
+@pytest.fixture(scope="module")
+def parser(encoder: E5Encoder) -> RequestParser:
+    terms = CatalogTerms.from_items(ITEMS, Nouns.parse("products/商品"))
+    popularity = np.arange(8)
+    return RequestParser(terms, ITEMS["title"], encoder.encode_requests, popularity)
+
+
+def kinds(parser: RequestParser, text: str) -> dict[str, object]:
+    return {c.kind: c.value for c in parser.parse(text).constraints}
+
+
+def test_catalog_terms_split_category_paths_and_find_numbers_and_years():
+    terms = CatalogTerms.from_items(ITEMS)
+    assert terms.categories[0] == ("Electronics", "Laptops")
+    assert terms.numeric["price"].values[0] == 1999.0  # "1,999" read as a number
+    assert terms.numeric["price"].kind == "price"
+    assert terms.years is not None and terms.years[0] == 2021.0
+
+
+@pytest.mark.parametrize("text", ["I want to buy a laptop", "LAPTOPS please", "show me laptops"])
+def test_a_spelled_category_in_any_form_is_a_hard_category(parser, text):
+    parsed = parser.parse(text)
+    assert kinds(parser, text) == {"category": "Laptops"}
+    assert parsed.constraints[0].how == "spelled"
+    assert parsed.mask(parser.terms).tolist() == [True, True] + [False] * 5 + [True]
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        ("我想要买一款笔记本电脑", "Laptops"),
+        ("推荐一款降噪耳机", "Headphones"),
+        ("想买相机", "Cameras"),
+    ],
+)
+def test_chinese_words_find_english_categories_through_the_shared_space(parser, text, category):
+    parsed = parser.parse(text)
+    assert [(c.kind, c.value, c.how) for c in parsed.constraints] == [
+        ("category", category, "shared-space")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("headphones under $350", {"category": "Headphones", "max": 350.0}),
+        ("推荐一款降噪耳机，500元以内", {"category": "Headphones", "max": 500.0}),
+        ("不超过1000元的", {"max": 1000.0}),
+        ("over 2k dollars", {"min": 2000.0}),
+        ("2000元以上", {"min": 2000.0}),
+    ],
+)
+def test_price_bounds_in_english_and_chinese(parser, text, expected):
+    assert kinds(parser, text) == expected
+
+
+def test_between_gives_both_bounds_and_cheap_the_lower_third(parser):
+    parsed = parser.parse("a camera between 100 and 3000")
+    assert [(c.kind, c.value) for c in parsed.constraints if c.kind in ("min", "max")] == [
+        ("min", 100.0),
+        ("max", 3000.0),
+    ]
+    cheap = parser.parse("便宜一点的").of("max")[0]
+    assert cheap.value == pytest.approx(
+        np.quantile([1999, 1499, 399, 329, 2499, 399, 99, 1799], 1 / 3)
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "span"),
+    [("something from the 2020s", (2020, 2029)), ("before 2021", (0, 2020)),
+     ("2021年以后的", (2022, 9999)), ("laptops from 2022", (2022, 2022))],
+)  # fmt: skip
+def test_eras_from_a_date_column(parser, text, span):
+    assert tuple(kinds(parser, text)["years"]) == span  # type: ignore[arg-type]
+
+
+def test_no_era_without_dates(encoder):
+    terms = CatalogTerms.from_items(ITEMS.drop(columns="release_date"))
+    parsed = RequestParser(terms, ITEMS["title"], encoder.encode_requests).parse("a 90s laptop")
+    assert [c.kind for c in parsed.constraints] == ["category"]
+
+
+@pytest.mark.parametrize("text", ["anything but laptops", "no laptops, please", "不要笔记本电脑"])
+def test_exclusions_remove_the_category(parser, text):
+    parsed = parser.parse(text)
+    assert [(c.kind, c.value) for c in parsed.constraints] == [("exclude", "Laptops")]
+    assert not parsed.mask(parser.terms)[[0, 1, 7]].any()
+
+
+def test_similar_to_names_an_item_that_is_never_returned(parser):
+    parsed = parser.parse("something like the ThinkPad but lighter")
+    assert parsed.similar_items == [7]
+    assert parsed.similar_titles == ["Lenovo ThinkPad X1"]
+    assert parsed.mask(parser.terms)[7] == np.False_
+
+
+def test_the_most_popular_of_several_matching_titles_is_the_one_meant(parser):
+    assert parser.find_title("apple") == 5  # popularity 5 beats the MacBook's 0
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["something new for tonight", "I want a product", "我想要一个商品", "随便推荐一个",
+     "surprise me", "what should I get next", "", "   "],
+)  # fmt: skip
+def test_requests_that_name_nothing_the_catalog_checks_give_no_constraint(parser, text):
+    parsed = parser.parse(text)
+    assert parsed.constraints == []
+    assert parsed.mask(parser.terms) is None
+
+
+def test_hostile_requests_are_cut_and_never_raise(parser):
+    long = "laptop " * 5000 + "(((" + "[a-z]*" * 50
+    parsed = parser.parse(long)
+    assert len(parsed.text) <= MAX_REQUEST_CHARS
+    assert parser.parse("$$$ 元元元 under under 9" * 10) is not None
+
+
+def test_the_answer_phrase_repeats_what_was_understood(parser):
+    nouns = parser.terms.nouns
+    assert parser.parse("laptops under $1,000").describe("en", nouns) == "laptops under $1,000"
+    zh = parser.parse("推荐一款降噪耳机，500元以内").describe("zh", nouns)
+    assert zh == "500元以内的Headphones商品"
+    assert (
+        parser.parse("anything but laptops").describe("en", nouns) == "products other than Laptops"
+    )
+
+
+def test_the_catalogs_noun_is_inferred_from_its_item_texts(encoder):
+    pairs = zip(ITEMS["title"], ITEMS["categories"], strict=True)
+    shop = [f"{t}. {c[0].split(' > ')[1]}" for t, c in pairs]
+    assert infer_nouns(shop, encoder.encode_requests).en == "products"
+    games = ["The Legend of Zelda. Adventure, RPG", "Tetris. Puzzle", "FIFA 23. Sports", "Doom"]
+    assert infer_nouns(games, encoder.encode_requests).en == "games"
+    assert Nouns.parse("courses") == Nouns("courses", "课程", "course")

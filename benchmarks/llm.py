@@ -90,7 +90,7 @@ def request_token_counts(model: LLMRecommender, categories: list[tuple[str, ...]
     tokenizer splits them (SmolLM2's byte-level BPE has few Chinese merges)."""
     assert model.tokenizer is not None
     out: dict[str, float] = {}
-    texts = RequestSynthesizer(categories).vocabulary_with_genres()
+    texts = RequestSynthesizer(categories).vocabulary_with_categories()
     for lang in ("en", "zh"):
         chosen = [t for t, _, language in texts if language == lang]
         tokens = [len(model.tokenizer(t, add_special_tokens=False)["input_ids"]) for t in chosen]

@@ -37,7 +37,7 @@ def test_templates_use_the_catalogs_noun_and_every_level_of_a_category_path():
         [("Electronics > Laptops",), ("Electronics > Headphones",)],
         Nouns("products", "商品", "product"),
     )
-    triples = synth.vocabulary_with_genres()
+    triples = synth.vocabulary_with_categories()
     assert {g for _, g, _ in triples} == {"Electronics", "Laptops", "Headphones"}
     texts = [t for t, _, _ in triples]
     assert "I want a laptops product" in texts

@@ -101,11 +101,20 @@ def cmd_recommend(args: argparse.Namespace) -> int:
     if args.json:
         print_json(result.to_dict())
         return 0
-    who = f"user {args.user}" if args.user is not None else "the given history"
+    who = (
+        f"user {args.user}"
+        if args.user is not None
+        else "the given history"
+        if history is not None
+        else "a new user"
+    )
     asking = f" asking {args.request!r}:" if args.request else ":"
     print(f"top {len(result.items)} for {who}{asking}")
     for rank, rec in enumerate(result.items, start=1):
         print(f"{rank:>3}. {rec.title}  [{rec.item_id}]  score {rec.score:.4f}")
+    for constraint in result.understood:
+        shown = {k: v for k, v in constraint.items() if k not in ("kind", "text")}
+        print(f"  understood {constraint['kind']}: {constraint['text']!r} -> {shown}")
     print(result.text)
     return 0
 

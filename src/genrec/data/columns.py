@@ -23,7 +23,7 @@ _SPELLINGS: dict[str, tuple[str, ...]] = {
     "timestamp": ("timestamp", "time", "ts", "datetime", "date", "event_time", "created_at",
                   "unixReviewTime"),
     "rating": ("rating", "score", "stars", "overall"),
-    "request": ("request", "query", "text", "prompt", "user_request", "question",
+    "request": ("request", "user_input", "query", "text", "prompt", "user_request", "question",
                 "instruction"),
     "title": ("title", "name", "movie_title", "product_name", "item_name"),
     "categories": ("categories", "category", "genres", "genre", "tags", "class"),

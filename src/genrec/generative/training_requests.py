@@ -62,7 +62,7 @@ class TrainingRequests:
         """Requests made from item categories: a target may draw any text naming one of its
         category terms, in Chinese with probability ``chinese_share``."""
         synthesizer = RequestSynthesizer(categories, nouns or Nouns())
-        triples = synthesizer.vocabulary_with_genres()
+        triples = synthesizer.vocabulary_with_categories()
         table, ids_by_text = cls._table([t for t, _, _ in triples], encode)
         options = [
             [[i + 1 for i, (_, g, lang) in enumerate(triples) if g in cats and lang == want]
@@ -87,8 +87,9 @@ class TrainingRequests:
         return table, {t: i + 1 for i, t in enumerate(texts)}
 
     def draw(self, targets: np.ndarray, rng: np.random.Generator) -> torch.Tensor:
-        """Synthesized request ids for targets: with some probability, one naming a genre of the
-        target, in Chinese with probability ``chinese_share``; 0 means no request."""
+        """Synthesized request ids for targets: with some probability, one naming a category
+        term of the target, in Chinese with probability ``chinese_share``; 0 means no
+        request."""
         lang = (rng.random(len(targets)) < self.chinese_share).astype(np.int64)
         counts = self.per_item_count[targets, lang]
         pick = (rng.random(len(targets)) * np.maximum(counts, 1)).astype(np.int64)

@@ -247,17 +247,17 @@ class LLMRecommender(Recommender):
     def _request_maker(self, split: SequenceSplit) -> Any:
         """A function (target item, the data's request text, rng) -> the request of a training
         prompt. Data with request texts uses them; otherwise, with ``request_probability``, a
-        synthesized request naming one of the target's genres (in Chinese with
+        synthesized request naming one of the target's category terms (in Chinese with
         ``chinese_share``), else none."""
         cfg = self.config
         catalog = self.require_catalog()
         if any(any(texts) for texts in split.train_requests.values()):
             return lambda target, text, rng: text
-        by_genre: dict[tuple[str, str], list[str]] = {}
-        for text, genre, lang in RequestSynthesizer(
+        by_term: dict[tuple[str, str], list[str]] = {}
+        for text, term, lang in RequestSynthesizer(
             catalog.categories, self.nouns
-        ).vocabulary_with_genres():
-            by_genre.setdefault((genre, lang), []).append(text)
+        ).vocabulary_with_categories():
+            by_term.setdefault((term, lang), []).append(text)
 
         terms = item_terms(catalog.categories)
 
@@ -265,10 +265,10 @@ class LLMRecommender(Recommender):
             if rng.random() >= cfg.request_probability:
                 return ""
             lang = "zh" if rng.random() < cfg.chinese_share else "en"
-            genres = [g for g in terms[target] if (g, lang) in by_genre]
-            if not genres:
+            named = [g for g in terms[target] if (g, lang) in by_term]
+            if not named:
                 return ""
-            options = by_genre[(genres[int(rng.integers(len(genres)))], lang)]
+            options = by_term[(named[int(rng.integers(len(named)))], lang)]
             return options[int(rng.integers(len(options)))]
 
         return make

@@ -96,7 +96,10 @@ class ParsedRequest:
             parts = [_zh_bound(c) for c in self.constraints if c.kind in ("max", "min", "years")]
             parts += [f"非{c.value}" for c in self.of("exclude")]
             parts += [f"与《{t}》相似" for t in self.similar_titles]
-            head = "、".join(cats) + nouns.zh if cats else nouns.zh
+            # A category found through the encoder is said in the user's own words ("降噪耳机").
+            said = [c.text if c.how == "shared-space" else f"{c.value}{nouns.zh}"
+                    for c in self.of("category")]  # fmt: skip
+            head = "、".join(said) if said else nouns.zh
             return ("、".join(parts) + "的" if parts else "") + head
         head = " or ".join(c.lower() for c in cats) if cats else nouns.en
         if cats and not cats[-1].lower().endswith("s"):

@@ -92,9 +92,9 @@ class RequestParser:
             found = self._shared_space_many(list(pending))
             for words, rows in pending.items():
                 for _, parsed, _rest in rows:
-                    for name in found[words]:
+                    for name, piece in found[words]:
                         parsed.constraints.append(
-                            Constraint("category", name, words, how="shared-space")
+                            Constraint("category", name, piece, how="shared-space")
                         )
         if len(self._cache) > 4096:
             self._cache.clear()
@@ -252,18 +252,30 @@ class RequestParser:
         words = P.content_words(text, self._noun_words)
         if not words or self._encode is None or len(self.names) < 2:
             return []
-        return [(name, "shared-space") for name in self._shared_space_many([words])[words]]
+        return [(name, "shared-space") for name, _ in self._shared_space_many([words])[words]]
 
-    def _shared_space_many(self, words: list[str]) -> dict[str, list[str]]:
+    def _shared_space_many(self, words: list[str]) -> dict[str, list[tuple[str, str]]]:
         """For each content-word string, the category it means: the nearest category term, when
-        it beats the second nearest by ``MATCH_MARGIN`` (else none)."""
+        it beats the second nearest by ``MATCH_MARGIN`` (else none), with the words that name
+        it. Each piece between frame words is also tried on its own ("没见过 冒险": "冒险" alone
+        names Adventure), and the piece whose best category stands out most is taken."""
         assert self._encode is not None
         if self._name_vectors is None:
             self._name_vectors = P.unit_vectors(self._encode(list(self.names)))
-        sims = P.unit_vectors(self._encode(words)) @ self._name_vectors.T
-        out: dict[str, list[str]] = {}
-        for row, text in enumerate(words):
-            order = np.argsort(-sims[row])[:2]
-            wins = sims[row, order[0]] - sims[row, order[1]] >= MATCH_MARGIN
-            out[text] = [self.names[int(order[0])]] if wins else []
+        # Chinese pieces are phrases between frame words; English words alone say too little
+        # ("far-off" is nearest to Sci-Fi), so an English request is compared whole.
+        pieces = {
+            w: list(dict.fromkeys([w, *(w.split() if language_of(w) == "zh" else [])]))[:8]
+            for w in words
+        }
+        texts = list(dict.fromkeys(p for ps in pieces.values() for p in ps))
+        sims = P.unit_vectors(self._encode(texts)) @ self._name_vectors.T
+        top = np.argsort(-sims, axis=1)[:, :2]
+        rows = np.arange(len(texts))
+        margins = sims[rows, top[:, 0]] - sims[rows, top[:, 1]]
+        by_text = {t: (float(margins[i]), int(top[i, 0]), t) for i, t in enumerate(texts)}
+        out: dict[str, list[tuple[str, str]]] = {}
+        for word, candidates in pieces.items():
+            margin, best, piece = max(by_text[c] for c in candidates)
+            out[word] = [(self.names[best], piece)] if margin >= MATCH_MARGIN else []
         return out

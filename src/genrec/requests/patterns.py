@@ -99,9 +99,11 @@ def plain(text: str) -> str:
 
 
 def noun_words(nouns: Nouns) -> re.Pattern[str]:
-    """The catalog's noun and the generic ones, which name no category."""
-    words = {w for n in (nouns, *GENERIC_NOUNS) for w in (n.en, n.one, n.zh)}
-    words |= {"film", "films", "影片", "片子", "thing", "things", "stuff", "东西"}
+    """The catalog's noun and filler nouns, which name no category (other catalogs' nouns may:
+    "song" is a wish in a movie catalog)."""
+    fallback = GENERIC_NOUNS[-1]
+    words = {w for n in (nouns, fallback) for w in (n.en, n.one, n.zh)}
+    words |= {"film", "films", "影片", "片子", "thing", "things", "stuff", "东西", "product"}
     ordered = sorted((w.lower() for w in words if w), key=len, reverse=True)
     return re.compile(r"(?<![a-z])(?:" + "|".join(map(re.escape, ordered)) + r")(?![a-z])", re.I)
 
@@ -116,7 +118,8 @@ def content_words(text: str, nouns: re.Pattern[str] | None = None) -> str:
         parts = [_FRAME_EN.sub(" ", p).strip() for p in parts]
     else:
         parts = [_FRAME_EN.sub(" ", p).strip() for p in _SPLIT.split(text)]
-    return " ".join(p for p in parts if p and not p.isdigit()).strip()
+    words = " ".join(p for p in parts if p and not p.isdigit()).split()
+    return " ".join(w for w in words if len(w) > 1 or language_of(w) == "zh")  # not "s" of "'s"
 
 
 def unit_kind(unit: str) -> str | None:

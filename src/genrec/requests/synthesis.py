@@ -89,7 +89,7 @@ class RequestSynthesizer:
     def terms(self) -> list[tuple[str, ...]]:
         return item_terms(self.categories)
 
-    def vocabulary_with_genres(self) -> list[tuple[str, str, str]]:
+    def vocabulary_with_categories(self) -> list[tuple[str, str, str]]:
         """Every (request text, category term it names, language) training can produce."""
         terms = sorted({t for cats in self.terms for t in cats})
         return [
@@ -101,7 +101,7 @@ class RequestSynthesizer:
 
     def vocabulary(self) -> list[str]:
         """Every request text training can produce."""
-        return [text for text, _, _ in self.vocabulary_with_genres()]
+        return [text for text, _, _ in self.vocabulary_with_categories()]
 
 
 def held_out_requests(

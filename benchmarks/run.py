@@ -482,6 +482,10 @@ def update_readme(rows: list[dict[str, Any]], readme: Path, command: str) -> Non
         readme.write_text(head + start + "\n" + "\n".join(lines) + "\n" + end + tail)
 
 
+KEPT_SECTIONS = ("collab", "ablation", "requests", "catalog", "serving", "feedback", "llm",
+                 "recbole")  # fmt: skip
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", default="docs")
@@ -514,11 +518,8 @@ def main() -> int:
         "[benchmarks.json](benchmarks.json).",
         "",
     ]
-    # Sections written by benchmarks/serving.py, feedback.py, llm.py and recbole_reference.py stay.
-    kept = {
-        name: read_block(out / "benchmarks.md", name)
-        for name in ("serving", "feedback", "llm", "recbole")
-    }
+    # Sections written by the other benchmark scripts (and notes on earlier runs) stay.
+    kept = {name: read_block(out / "benchmarks.md", name) for name in KEPT_SECTIONS}
     (out / "benchmarks.md").write_text("\n".join(header + sections))
     for name, block in kept.items():
         if block is not None:

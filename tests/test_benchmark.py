@@ -99,5 +99,7 @@ def test_choose_guidance_takes_the_smallest_weight_reaching_the_precision_in_bot
     ]
     assert choose_guidance(rows, min_precision=0.90) == 1.0
     assert choose_guidance(rows, min_precision=0.80) == 0.0
-    # none reaches it: the weight whose lower precision is highest
-    assert choose_guidance(rows, min_precision=0.99) == 2.0
+    # none reaches it: the smallest weight within the slack of the best lower precision
+    assert choose_guidance(rows, min_precision=0.99, slack=0.0) == 2.0
+    assert choose_guidance(rows, min_precision=0.99, slack=0.05) == 1.0
+    assert choose_guidance(rows, min_precision=0.99, slack=0.10) == 0.0

@@ -57,7 +57,9 @@ class RequestParser:
         cjk = [f for f in forms if language_of(f) == "zh"]  # Chinese has no word boundaries
         alternatives = []
         if latin:
-            alternatives.append(r"(?<!\w)(?:" + "|".join(map(re.escape, latin)) + r")(?!\w)")
+            # boundaries against Latin letters and digits only: "Alpha电影" spells Alpha
+            spelled = "|".join(map(re.escape, latin))
+            alternatives.append(r"(?<![a-z0-9])(?:" + spelled + r")(?![a-z0-9])")
         if cjk:
             alternatives.append("|".join(map(re.escape, cjk)))
         self._spelling = re.compile("(" + "|".join(alternatives) + ")") if alternatives else None

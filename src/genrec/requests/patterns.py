@@ -99,11 +99,11 @@ def plain(text: str) -> str:
 
 
 def noun_words(nouns: Nouns) -> re.Pattern[str]:
-    """The catalog's noun and filler nouns, which name no category (other catalogs' nouns may:
-    "song" is a wish in a movie catalog)."""
-    fallback = GENERIC_NOUNS[-1]
-    words = {w for n in (nouns, fallback) for w in (n.en, n.one, n.zh)}
-    words |= {"film", "films", "影片", "片子", "thing", "things", "stuff", "东西", "product"}
+    """The catalog's noun and the generic ones, which name no category. (Other catalogs'
+    nouns kept as content had made "我想看一部电影" a hard category filter in a catalog whose
+    noun is "items"; the price is that "song" is no wish in a movie catalog.)"""
+    words = {w for n in (nouns, *GENERIC_NOUNS) for w in (n.en, n.one, n.zh)}
+    words |= {"film", "films", "影片", "片子", "thing", "things", "stuff", "东西"}
     ordered = sorted((w.lower() for w in words if w), key=len, reverse=True)
     return re.compile(r"(?<![a-z])(?:" + "|".join(map(re.escape, ordered)) + r")(?![a-z])", re.I)
 

@@ -98,7 +98,7 @@ def test_recommendations_appear_and_a_like_lands_in_the_feedback_store(server, b
     assert rows.count() == 4
     sentence = page.locator("[data-testid=sentence]").inner_text()
     first_title = rows.nth(0).locator(".title").inner_text()
-    assert sentence.startswith("You may like:") and first_title in sentence
+    assert sentence.startswith("You may like") and first_title in sentence
     item_id = rows.nth(0).get_attribute("data-item-id")
     rows.nth(0).locator("button[data-event=like]").click()
     page.wait_for_selector("li.liked")

@@ -7,7 +7,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export PYTHONHASHSEED := 0
 
-.PHONY: venv demo test test-fast lint bench bench-serve bench-feedback bench-requests bench-ablation bench-catalog bench-llm bench-recbole format clean
+.PHONY: venv demo test test-fast lint bench bench-serve bench-feedback bench-requests bench-ablation bench-ddp bench-vectors bench-catalog bench-llm bench-recbole format clean
 
 venv: $(STAMP)
 
@@ -44,6 +44,8 @@ bench: $(STAMP)
 	$(PY) benchmarks/serving.py --out docs
 	$(PY) benchmarks/feedback.py --out docs
 	$(PY) benchmarks/llm.py --out docs
+	$(PY) benchmarks/distributed.py --out docs
+	$(PY) benchmarks/vectors.py --out docs
 	# the RecBole section's genrec row comes from the run above (RecBole's own rows are not rerun)
 	test ! -f docs/recbole_reference.json || \
 		$(PY) benchmarks/recbole_reference.py report docs/recbole_reference.json --out docs
@@ -64,6 +66,15 @@ bench-feedback: $(STAMP)
 # bound), English and Chinese: ml-100k and a synthetic shop (~15 min).
 bench-requests: $(STAMP)
 	$(PY) benchmarks/request_kinds.py --out docs
+
+# Only the time per training epoch with 1 and 2 processes under torchrun (~5 min).
+bench-ddp: $(STAMP)
+	$(PY) benchmarks/distributed.py --out docs
+
+# Item vectors per second by path: encoding (1 process, 2 ranks), cache hits, a catalog update,
+# the user's own vectors (~3 min).
+bench-vectors: $(STAMP)
+	$(PY) benchmarks/vectors.py --out docs
 
 # Only the generative model's ablation (seed 0; ~25 min): what each lever adds on ml-100k.
 bench-ablation: $(STAMP)

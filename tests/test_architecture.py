@@ -16,13 +16,14 @@ PACKAGE = SRC / "genrec"
 # docs/architecture.md draws the same table.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("foundation", ("genrec.config", "genrec.requests", "genrec.render", "genrec.data",
-                    "genrec.training", "genrec.indexing", "genrec.store")),
+                    "genrec.training", "genrec.indexing", "genrec.store", "genrec.distributed",
+                    "genrec.vectors")),
     ("evaluation", ("genrec.evaluation",)),
     ("interface", ("genrec.recommender",)),
     ("model kinds", ("genrec.baselines", "genrec.generative", "genrec.llm")),
     ("registry", ("genrec.models",)),
     ("learning", ("genrec.learning",)),
-    ("lifecycle", ("genrec.lifecycle",)),
+    ("lifecycle", ("genrec.lifecycle", "genrec.inference")),
     ("serving", ("genrec.serving",)),
     ("command line", ("genrec.cli", "genrec.__main__", "genrec")),
 ]  # fmt: skip

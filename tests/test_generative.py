@@ -272,3 +272,30 @@ def test_a_10k_item_catalog_trains_with_the_defaults_within_memory(tmp_path):
     recs = model.recommend(history=["i0", "i1", "i2"], k=10)
     assert len({r.item_id for r in recs}) == 10
     assert model.fit_info["best_valid_ndcg@10"] > 0
+
+
+def test_the_users_own_item_vectors_replace_the_encoder(tmp_path):
+    data = mixed_dataset(users=12)
+    rng = np.random.default_rng(0)
+    # 5-d vectors that separate the two groups, unlike anything a text encoder would give.
+    own = [np.r_[float(i[0] == "a"), rng.normal(scale=0.1, size=4)] for i in data.catalog.item_ids]
+    data.catalog.items["embedding"] = [v.tolist() for v in own]
+    config = GenerativeConfig(**{**TINY.__dict__, "max_epochs": 2, "vectors_column": "embedding"})
+    model = GenerativeRecommender(config).fit(data, seed=0)
+    np.testing.assert_allclose(model.item_vectors, np.stack(own), rtol=1e-6)
+    assert len(model.item_vector_keys) == 0
+    new = pd.DataFrame({"item_id": ["a-new"], "title": ["Alpha saga part 99"],
+                        "categories": [("Alpha",)], "description": ""})  # fmt: skip
+    with pytest.raises(genrec.DataError, match="item 'a-new' has no vector"):
+        model.add_items(new)
+    with pytest.raises(genrec.DataError, match="item 'a-new': 3 numbers, expected 5"):
+        model.add_items(new.assign(embedding=[[1.0, 0.0, 0.0]]))
+    model.add_items(new.assign(embedding=[[1.0, 0.0, 0.0, 0.0, 0.0]]))
+    assert model.item_vectors.shape == (21, 5)
+    model.save(tmp_path / "m")
+    assert genrec.load(tmp_path / "m").item_vectors.shape == (21, 5)
+
+
+def test_a_saved_model_keeps_the_keys_of_its_item_texts(trained, tiny_model_dir):
+    assert len(trained.item_vector_keys) == len(trained.item_vectors) == 20
+    assert (tiny_model_dir / "item_vector_keys.npy").is_file()

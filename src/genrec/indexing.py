@@ -13,10 +13,8 @@ deepest nodes are the items themselves.
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 import math
-import os
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -86,21 +84,6 @@ def shared_encoder() -> E5Encoder:
     """One request encoder per process for models that have none of their own (the baselines
     read request texts only for their hard constraints); loading it takes milliseconds."""
     return E5Encoder()
-
-
-def item_vectors_cached(encoder: TextEncoder, texts: list[str]) -> np.ndarray:
-    """Encode item texts once per (encoder, texts); cached under GENREC_CACHE or ~/.cache."""
-    root = Path(os.environ.get("GENREC_CACHE", Path.home() / ".cache" / "genrec"))
-    key = hashlib.sha256(json.dumps([encoder.name, texts]).encode()).hexdigest()[:24]
-    path = root / f"item-vectors-{key}.npy"
-    if path.is_file():
-        return np.load(path)
-    vectors = encoder.encode_items(texts)
-    root.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".{os.getpid()}.tmp.npy")
-    np.save(tmp, vectors)
-    tmp.replace(path)
-    return vectors
 
 
 def collaborative_vectors(

@@ -25,6 +25,7 @@ from typing import Any
 
 import pandas as pd
 
+from genrec import distributed
 from genrec.config import ConfigError
 from genrec.config import load as load_config
 from genrec.data.readers import read_catalog
@@ -159,8 +160,9 @@ def train(
     target = Path(out)
     model = klass(load_config(klass.config_class, config_file, **extra))
     if hasattr(model, "checkpoint_root"):
-        if not resume:
+        if not resume and distributed.current().main:
             shutil.rmtree(target / "checkpoint", ignore_errors=True)
+        distributed.current().barrier()  # no rank reads a checkpoint rank 0 is removing
         model.checkpoint_root = target
     started = time.perf_counter()
     model.fit(dataset, seed=seed, progress=progress)
@@ -169,7 +171,10 @@ def train(
         "seed": seed,
         "fit_seconds": round(time.perf_counter() - started, 3),
     })  # fmt: skip
-    model.save(target)
+    sharding = distributed.current()
+    if sharding.main:  # under torchrun, one writer
+        model.save(target)
+    sharding.barrier()  # the folder is complete when any rank returns
     return model
 
 

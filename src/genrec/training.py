@@ -4,19 +4,28 @@ for simultaneous interactions), and the epoch loop with early stopping on valida
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import json
 import random
+import resource
+import shutil
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from safetensors.torch import load_file, save_file
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
+
+from genrec import distributed
 
 if TYPE_CHECKING:
     from genrec.data.split import SequenceSplit
@@ -25,7 +34,9 @@ if TYPE_CHECKING:
 def resolve_device(name: str) -> torch.device:
     """``auto`` picks CUDA when available (checked only when called, never at import)."""
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        if torch.cuda.is_available():  # under torchrun, each rank its own GPU
+            return torch.device("cuda", distributed.current().local_rank)
+        return torch.device("cpu")
     return torch.device(name)
 
 
@@ -160,30 +171,67 @@ def next_items_loss(
     return ((1.0 - share) * nxt + share * later_nll).mean()
 
 
+class LoopConfig(Protocol):
+    """The config fields a :class:`WindowTrainer` reads (SASRec's and the generator's)."""
+
+    @property
+    def batch_size(self) -> int: ...
+    @property
+    def shuffle_ties(self) -> bool: ...
+    @property
+    def accumulate(self) -> int: ...
+    @property
+    def precision(self) -> str: ...
+
+
 class WindowTrainer(ABC):
     """A training run over windows of every user's training sequence (:func:`training_windows`):
     each epoch, simultaneous items are reordered by (seed, epoch) when shuffling, and the windows
     are visited in a random order from the run's generator, one optimizer step per batch.
 
-    Subclasses build the epoch's tensors in :meth:`load_epoch` (at least ``self.inputs`` [W, T])
-    and take one step in :meth:`step`."""
+    Under torchrun every rank draws the same order and takes its share of each batch (see
+    :mod:`genrec.distributed`); ``accumulate`` splits a rank's share into that many
+    micro-batches whose gradients add up before the step. Either way the step is the gradient of
+    the whole batch's mean loss, so ``batch_size`` means the same with any number of processes.
+
+    Subclasses build the epoch's tensors in :meth:`load_epoch` (at least ``self.inputs`` [W, T]),
+    the batch's tensors in :meth:`batch`, and call :meth:`set_objective` with the module whose
+    forward returns a batch's mean loss."""
 
     inputs: torch.Tensor
 
     def __init__(
-        self,
-        split: SequenceSplit,
-        *,
-        seed: int,
-        generator: torch.Generator,
-        batch_size: int,
-        shuffle_ties: bool,
+        self, split: SequenceSplit, config: LoopConfig, *, seed: int, generator: torch.Generator
     ) -> None:
         self.split = split
+        self.bf16 = config.precision == "bf16"  # forward and loss under bf16 autocast
         self.seed = seed
         self.generator = generator
-        self.batch_size = batch_size
-        self.shuffling = shuffle_ties and split.train_times is not None
+        self.batch_size = config.batch_size
+        self.accumulate = config.accumulate
+        self.shuffling = config.shuffle_ties and split.train_times is not None
+        self.sharding = distributed.current()
+        self.schedule: torch.optim.lr_scheduler.LRScheduler | None = None
+
+    def set_objective(
+        self,
+        objective: nn.Module,
+        optimizer: torch.optim.Optimizer,
+        *,
+        find_unused_parameters: bool = False,
+    ) -> None:
+        """Train ``objective`` (forward(**batch) -> mean loss) with ``optimizer``; wrapped in
+        DistributedDataParallel when there are several processes."""
+        self.optimizer = optimizer
+        self.objective: nn.Module = objective
+        device = next(objective.parameters()).device
+        self.device_type = device.type
+        if self.sharding.active:
+            self.objective = DistributedDataParallel(
+                objective,
+                device_ids=[device.index] if device.type == "cuda" else None,
+                find_unused_parameters=find_unused_parameters,
+            )
 
     def epoch_sequences(self, epoch: int) -> tuple[list[np.ndarray], list[np.ndarray] | None]:
         """The training sequences in this epoch's order, and the orders (None: file order)."""
@@ -198,12 +246,41 @@ class WindowTrainer(ABC):
         """Build the windows of ``epoch`` (1-based)."""
 
     @abstractmethod
+    def batch(self, rows: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The tensors of windows ``rows`` (one row each, on the CPU), as the objective takes
+        them; drawn for the whole batch on every rank, so that random draws agree."""
+
+    @abstractmethod
+    def targets_in(self, batch: dict[str, torch.Tensor]) -> int:
+        """How many target positions ``batch`` holds (the objective's loss is their mean)."""
+
     def step(self, rows: torch.Tensor) -> float:
-        """One optimizer step on the windows ``rows``; returns the batch's loss."""
+        """One optimizer step on the windows ``rows``; returns this rank's part of the batch's
+        mean loss (the whole of it with one process)."""
+        batch = self.batch(rows)
+        total = max(self.targets_in(batch), 1)
+        chunks = [c for c in self.sharding.share(len(rows)).tensor_split(self.accumulate) if len(c)]
+        self.optimizer.zero_grad(set_to_none=True)
+        done = 0.0
+        for i, chunk in enumerate(chunks or [torch.zeros(1, dtype=torch.long)]):
+            part = {name: value[chunk] for name, value in batch.items()}
+            # A rank with no window in this batch still joins the gradient exchange, at weight 0.
+            weight = self.targets_in(part) / total if chunks else 0.0
+            last = i == max(len(chunks), 1) - 1
+            skip_sync = isinstance(self.objective, DistributedDataParallel) and not last
+            with self.objective.no_sync() if skip_sync else contextlib.nullcontext():  # type: ignore[operator]
+                with torch.autocast(self.device_type, dtype=torch.bfloat16, enabled=self.bf16):
+                    loss = self.objective(**part)
+                (loss * (weight * self.sharding.world)).backward()
+            done += float(loss.detach()) * weight
+        self.optimizer.step()
+        if self.schedule is not None:
+            self.schedule.step()
+        return done
 
     def run_epoch(self, epoch: int) -> float:
         """Train one epoch (the windows of epoch 1 are loaded by the subclass's constructor);
-        returns the mean loss over its batches."""
+        returns the mean loss over its batches (over all ranks)."""
         if self.shuffling and epoch > 1:
             self.load_epoch(epoch)
         order = torch.randperm(len(self.inputs), generator=self.generator)  # [W]
@@ -211,7 +288,20 @@ class WindowTrainer(ABC):
         for begin in range(0, len(order), self.batch_size):
             total += self.step(order[begin : begin + self.batch_size])
             batches += 1
+        if self.sharding.active:
+            total = self.sharding.all_reduce_sum([total])[0]
         return total / max(batches, 1)
+
+
+def process_info(sharding: distributed.Sharding) -> dict[str, object]:
+    """For ``fit_info``: how many training processes ran, and each one's peak memory (MB)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        gpu = torch.cuda.max_memory_allocated() / 2**20
+    else:
+        gpu = None
+    peaks = sharding.all_gather({"cpu_peak_mb": round(peak, 1), "gpu_peak_mb": gpu})
+    return {"processes": sharding.world, "memory_per_process": peaks}
 
 
 @dataclass
@@ -268,7 +358,7 @@ def early_stopping_loop(
         initial=state.epoch,
         desc=desc,
         unit="epoch",
-        disable=not progress,
+        disable=not (progress and distributed.current().main),
     )
     while state.epoch < settings.max_epochs and state.stale < settings.patience:
         started = time.perf_counter()
@@ -290,6 +380,7 @@ def early_stopping_loop(
                 {
                     "epoch": state.epoch,
                     "seconds": round(state.train_seconds, 3),
+                    "loss": loss,
                     "valid_ndcg@10": ndcg,
                 }
             )
@@ -309,3 +400,40 @@ def early_stopping_loop(
     module.load_state_dict(best)
     module.eval()
     return state
+
+
+# ------------------------------------------------------------------------- checkpoints
+CHECKPOINT_DIR = "checkpoint"
+
+
+def save_checkpoint(
+    root: Path, net: nn.Module, state: LoopState, best: dict[str, torch.Tensor]
+) -> None:
+    """Write ``root/checkpoint`` (current and best weights, loop state), replacing the last one
+    only once the new one is complete. Written after each validation (by rank 0 alone under
+    torchrun), so an interrupted run resumes at the epoch where it stopped, with the same tie
+    orders per epoch (the window order and the optimizer's moments start afresh)."""
+    target = root / CHECKPOINT_DIR
+    tmp = target.with_name(CHECKPOINT_DIR + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    save_file(
+        {k: v.contiguous() for k, v in net.state_dict().items()}, str(tmp / "current.safetensors")
+    )
+    save_file({k: v.contiguous() for k, v in best.items()}, str(tmp / "best.safetensors"))
+    (tmp / "loop_state.json").write_text(json.dumps(state.to_dict()))
+    shutil.rmtree(target, ignore_errors=True)
+    tmp.rename(target)
+
+
+def load_checkpoint(
+    root: Path, net: nn.Module
+) -> tuple[LoopState | None, dict[str, torch.Tensor] | None]:
+    """Load ``root/checkpoint``'s current weights into ``net``; returns the loop state and the
+    best weights, or (None, None) when there is no checkpoint."""
+    source = root / CHECKPOINT_DIR
+    if not (source / "loop_state.json").is_file():
+        return None, None
+    saved = json.loads((source / "loop_state.json").read_text())
+    net.load_state_dict(load_file(str(source / "current.safetensors")))
+    return LoopState(**saved), load_file(str(source / "best.safetensors"))

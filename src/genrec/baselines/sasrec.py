@@ -33,6 +33,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -49,8 +50,11 @@ from genrec.training import (
     early_stopping_loop,
     init_weights,
     later_targets,
+    load_checkpoint,
     next_items_loss,
+    process_info,
     resolve_device,
+    save_checkpoint,
     seed_everything,
     training_windows,
 )
@@ -89,7 +93,9 @@ class SASRecConfig:
     later_weight: float = 0.3  # share of each target given to the items after the next one
     later_items: int = 3  # how many items after the next one share ``later_weight``
     tie_weights: bool = True  # score items with the input item embeddings (else a separate table)
-    batch_size: int = 64  # training windows per step
+    batch_size: int = 64  # training windows per step (over all processes under torchrun)
+    accumulate: int = 1  # micro-batches per step and process (same step, less memory)
+    precision: str = "fp32"  # "bf16": forward and loss under bf16 autocast (GPUs; CPUs with AMX)
     max_epochs: int = 40
     patience: int = 4  # evaluations without a better valid NDCG@10 before stopping
     eval_every: int = 1  # epochs between validation evaluations
@@ -132,6 +138,11 @@ class SASRecConfig:
         )
         require(self.later_items >= 1, f"later_items must be at least 1, got {self.later_items}")
         require(self.batch_size >= 1, f"batch_size must be at least 1, got {self.batch_size}")
+        require(self.accumulate >= 1, f"accumulate must be at least 1, got {self.accumulate}")
+        require(
+            self.precision in ("fp32", "bf16"),
+            f"precision must be 'fp32' or 'bf16', got {self.precision!r}",
+        )
         require(self.max_epochs >= 1, f"max_epochs must be at least 1, got {self.max_epochs}")
         require(self.patience >= 1, f"patience must be at least 1, got {self.patience}")
         require(self.eval_every >= 1, f"eval_every must be at least 1, got {self.eval_every}")
@@ -213,9 +224,28 @@ class SASRecNet(nn.Module):
 
 
 # ----------------------------------------------------------------------------------- training
+class SASRecObjective(nn.Module):
+    """A batch's loss: cross-entropy over the catalog of every target position (with the later
+    items as soft targets when ``later_weight`` > 0)."""
+
+    def __init__(self, net: SASRecNet, config: SASRecConfig, device: torch.device) -> None:
+        super().__init__()
+        self.net = net
+        self.config = config
+        self.device = device
+
+    def forward(self, seq: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        seq, target = seq.to(self.device), target.to(self.device)  # [B, T], [B, T(, 1 + K)]
+        hidden = self.net(seq)  # [B, T, D]
+        keep = (target if target.dim() == 2 else target[..., 0]) >= 0  # [B, T]
+        logits = self.net.logits(hidden[keep])  # [M, N]
+        cfg = self.config
+        return next_items_loss(logits, target[keep], cfg.later_weight, cfg.label_smoothing)
+
+
 class SASRecTrainer(WindowTrainer):
-    """SASRec's training run: windows over the training sequences (with the later items as
-    soft targets when ``later_weight`` > 0), AdamW and a linear learning-rate schedule."""
+    """SASRec's training run: windows over the training sequences, AdamW and a linear
+    learning-rate schedule."""
 
     def __init__(
         self,
@@ -227,18 +257,17 @@ class SASRecTrainer(WindowTrainer):
         generator: torch.Generator,
         device: torch.device,
     ) -> None:
-        super().__init__(split, seed=seed, generator=generator, batch_size=config.batch_size,
-                         shuffle_ties=config.shuffle_ties)  # fmt: skip
+        super().__init__(split, config, seed=seed, generator=generator)
         self.net = net
         self.config = config
         self.device = device
         self.load_epoch(1)
-        self.optimizer = torch.optim.AdamW(
-            net.parameters(), lr=config.lr, weight_decay=config.weight_decay
-        )
+        optimizer = torch.optim.AdamW(net.parameters(), lr=config.lr,
+                                      weight_decay=config.weight_decay)  # fmt: skip
+        self.set_objective(SASRecObjective(net, config, device), optimizer)
         steps_per_epoch = -(-len(self.inputs) // config.batch_size)
         self.schedule = torch.optim.lr_scheduler.LinearLR(
-            self.optimizer,
+            optimizer,
             start_factor=1.0,
             end_factor=config.lr_end_factor,
             total_iters=max(config.max_epochs * steps_per_epoch, 1),
@@ -255,27 +284,16 @@ class SASRecTrainer(WindowTrainer):
             targets = np.concatenate([targets[..., None], later], axis=2)
         self.inputs, self.targets = torch.from_numpy(inputs), torch.from_numpy(targets)
 
+    def batch(self, rows: torch.Tensor) -> dict[str, torch.Tensor]:
+        return {"seq": self.inputs[rows], "target": self.targets[rows]}
+
+    def targets_in(self, batch: dict[str, torch.Tensor]) -> int:
+        target = batch["target"]
+        return int((target if target.dim() == 2 else target[..., 0]).ge(0).sum())
+
     @property
     def target_count(self) -> int:
-        next_items = self.targets if self.targets.dim() == 2 else self.targets[..., 0]
-        return int(next_items.ge(0).sum())
-
-    def step(self, rows: torch.Tensor) -> float:
-        seq = self.inputs[rows].to(self.device)  # [B, T]
-        target = self.targets[rows].to(self.device)  # [B, T] or [B, T, 1 + K]
-        loss = self.loss(self.net(seq), target)
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        self.optimizer.step()
-        self.schedule.step()
-        return float(loss.detach())
-
-    def loss(self, hidden: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        """Cross-entropy over the catalog of every target position; hidden [B, T, D]."""
-        keep = (target if target.dim() == 2 else target[..., 0]) >= 0  # [B, T]
-        logits = self.net.logits(hidden[keep])  # [M, N]
-        cfg = self.config
-        return next_items_loss(logits, target[keep], cfg.later_weight, cfg.label_smoothing)
+        return self.targets_in({"target": self.targets})
 
 
 # ------------------------------------------------------------------------------- recommender
@@ -291,6 +309,7 @@ class SASRecRecommender(ScoringRecommender):
         self.net: SASRecNet | None = None
         self.popularity: torch.Tensor | None = None  # [N] log(1 + training count)
         self.device = torch.device("cpu")
+        self.checkpoint_root: Path | None = None  # where to write and resume checkpoints
 
     # ------------------------------------------------------------------ training
     def _fit(self, split: SequenceSplit, *, seed: int, progress: bool, validate: Validate) -> None:
@@ -314,8 +333,21 @@ class SASRecRecommender(ScoringRecommender):
             return score
 
         settings = LoopSettings(cfg.max_epochs, cfg.patience, cfg.eval_every, cfg.max_train_seconds)
+        root = self.checkpoint_root
+        save = None
+        if root is not None and trainer.sharding.main:
+            save = partial(save_checkpoint, root, self.net)
+        loop_state, best = load_checkpoint(root, self.net) if root is not None else (None, None)
         state = early_stopping_loop(
-            self.net, trainer.run_epoch, timed_validate, settings, desc="sasrec", progress=progress
+            self.net,
+            trainer.run_epoch,
+            timed_validate,
+            settings,
+            desc="sasrec",
+            progress=progress,
+            state=loop_state,
+            best_weights=best,
+            on_evaluated=save,
         )
         self.fit_info = {
             "epochs": state.epoch,
@@ -326,6 +358,7 @@ class SASRecRecommender(ScoringRecommender):
             "train_windows": len(trainer.inputs),
             "train_targets": trainer.target_count,
             "device": str(self.device),
+            **process_info(trainer.sharding),
             "seed": seed,
             "curve": state.curve,
         }

@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
 
-from genrec import lifecycle
+from genrec import distributed, lifecycle
 from genrec.cli.arguments import comma_list, data_spec, print_json
 from genrec.config import ConfigError
 from genrec.config import load as load_config
@@ -15,6 +16,7 @@ from genrec.data.schema import DataError, Dataset
 from genrec.data.spec import DataSpec
 from genrec.data.split import leave_one_out
 from genrec.evaluation import evaluate
+from genrec.inference import recommend_all
 from genrec.learning import FinetuneConfig
 from genrec.store import default_sqlite_url, open_store
 
@@ -43,17 +45,23 @@ def cmd_data_info(args: argparse.Namespace) -> int:
 
 def cmd_train(args: argparse.Namespace) -> int:
     spec = data_spec(args)
-    model = lifecycle.train(
-        args.model,
-        load_data(spec),
-        args.out,
-        data_spec=spec,
-        config_file=args.config,
-        seed=args.seed,
-        progress=not args.quiet,
-        resume=args.resume,
-        overrides={"base": args.base, "lora": args.lora},
-    )
+    sharding = distributed.init_from_env()  # one process, or one of torchrun's
+    try:
+        model = lifecycle.train(
+            args.model,
+            load_data(spec),
+            args.out,
+            data_spec=spec,
+            config_file=args.config,
+            seed=args.seed,
+            progress=not args.quiet,
+            resume=args.resume,
+            overrides={"base": args.base, "lora": args.lora},
+        )
+    finally:
+        distributed.shutdown()
+    if not sharding.main:
+        return 0
     summary = {k: v for k, v in model.fit_info.items() if k not in ("curve", "data")}
     print(f"trained {args.model} in {model.fit_info['fit_seconds']:.1f}s -> {args.out}")
     print(json.dumps(summary, default=str))
@@ -85,6 +93,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_recommend(args: argparse.Namespace) -> int:
+    if args.all_users:
+        return recommend_all_users(args)
     model = lifecycle.load_current(args.model_dir)
     history = comma_list(args.history) if args.history is not None else None
     if args.user is None and history is None and not args.request:
@@ -116,6 +126,40 @@ def cmd_recommend(args: argparse.Namespace) -> int:
         shown = {k: v for k, v in constraint.items() if k not in ("kind", "text")}
         print(f"  understood {constraint['kind']}: {constraint['text']!r} -> {shown}")
     print(result.text)
+    return 0
+
+
+def recommend_all_users(args: argparse.Namespace) -> int:
+    if not args.out:
+        raise ConfigError("--all-users writes to a file: give --out recs.parquet")
+    single = [f for f in ("user", "history", "request", "exclude", "category") if getattr(args, f)]
+    if single:
+        flags = ", ".join("--" + f for f in single)
+        raise ConfigError(f"--all-users recommends for every known user; drop {flags}")
+    sharding = distributed.init_from_env()
+    try:
+        model = lifecycle.load_current(args.model_dir)
+        started = time.perf_counter()
+        out = recommend_all(
+            model,
+            args.out,
+            k=args.k,
+            batch_size=args.batch_size,
+            exclude_seen=not args.include_seen,
+            progress=not args.quiet,
+        )
+        seconds = time.perf_counter() - started
+    finally:
+        distributed.shutdown()
+    if sharding.main:
+        users = len(model.histories)
+        rate = users / max(seconds, 1e-9)
+        if args.json:
+            summary = {"out": str(out), "users": users, "k": args.k, "seconds": round(seconds, 3)}
+            print_json({**summary, "users_per_second": round(rate, 1), "processes": sharding.world})
+        else:
+            print(f"top {args.k} for {users} users -> {out} in {seconds:.1f}s "
+                  f"({rate:.0f} users/s, {sharding.world} process(es))")  # fmt: skip
     return 0
 
 

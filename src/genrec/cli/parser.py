@@ -121,7 +121,10 @@ def add_recommend(sub: Subparsers) -> None:
         "examples:\n  genrec recommend --model-dir artifacts/demo --user 1 -k 5\n"
         "  genrec recommend --model-dir artifacts/demo --history 50,181,172 --json\n"
         "  genrec recommend --model-dir artifacts/demo --user 1 --request 'I want a scary movie'\n"
-        "  genrec recommend --model-dir artifacts/demo --request '我想看一部恐怖片'",
+        "  genrec recommend --model-dir artifacts/demo --request '我想看一部恐怖片'\n"
+        "  genrec recommend --model-dir artifacts/demo --all-users --out recs.parquet\n"
+        "  torchrun --nproc_per_node 2 -m genrec recommend --model-dir artifacts/demo "
+        "--all-users --out recs/",
     )
     rec.add_argument("--model-dir", required=True)
     rec.add_argument("--user", help="a user id known to the model")
@@ -134,6 +137,17 @@ def add_recommend(sub: Subparsers) -> None:
     rec.add_argument("--category", help="comma-separated categories to keep")
     rec.add_argument("--include-seen", action="store_true", help="allow already-seen items")
     rec.add_argument("--json", action="store_true")
+    rec.add_argument(
+        "--all-users",
+        action="store_true",
+        help="every known user's top k to --out (Parquet: user, rank, item, score, title); "
+        "under torchrun each process writes a part of the folder --out",
+    )
+    rec.add_argument(
+        "--out", help="the Parquet file (or, under torchrun, folder) --all-users writes"
+    )
+    rec.add_argument("--batch-size", type=int, default=256, help="users per batch (--all-users)")
+    rec.add_argument("--quiet", action="store_true", help="no progress bar")
     rec.set_defaults(func=cmd_recommend)
 
 

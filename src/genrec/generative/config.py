@@ -27,6 +27,9 @@ class GenerativeConfig:
     # text codes, which group items by what they are) and scored test NDCG@10 .1112 against
     # .1124: off by default.
     collaborative_weight: float = 0.0
+    # A catalog column with the user's own item vectors (lists of numbers, one length for all):
+    # used instead of encoding the item texts. Items added later must bring theirs.
+    vectors_column: str = ""
     # backbone (a GPT-2 built from a transformers config)
     hidden_size: int = 64
     num_layers: int = 2
@@ -68,6 +71,8 @@ class GenerativeConfig:
     lr: float = 1e-3
     weight_decay: float = 0.0
     batch_size: int = 32  # windows per step (~850 targets); 32 beat 64 and 128 on validation
+    accumulate: int = 1  # micro-batches per step and process (same step, less memory)
+    precision: str = "fp32"  # "bf16": forward and loss under bf16 autocast (GPUs; CPUs with AMX)
     max_epochs: int = 40
     # Evaluations without improvement before stopping. 5, chosen on ml-100k validation (seeds
     # 0, 2, 3 trained to 60 epochs; best validation NDCG@10 reached under each rule): 3 stopped
@@ -113,6 +118,11 @@ class GenerativeConfig:
         require(0 <= self.later_weight < 1, "later_weight must be in [0, 1)")
         require(self.later_items >= 1, "later_items must be at least 1")
         require(self.batch_size >= 1 and self.max_epochs >= 1, "batch_size, max_epochs >= 1")
+        require(self.accumulate >= 1, f"accumulate must be at least 1, got {self.accumulate}")
+        require(
+            self.precision in ("fp32", "bf16"),
+            f"precision must be 'fp32' or 'bf16', got {self.precision!r}",
+        )
         require(self.patience >= 1 and self.eval_every >= 1, "patience, eval_every >= 1")
         require(self.beam_size >= 1, "beam_size must be at least 1")
         require(

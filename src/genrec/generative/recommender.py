@@ -9,6 +9,7 @@ path: the brute-force reference).
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import json
@@ -23,11 +24,12 @@ import torch
 from safetensors.torch import load_file, save_file
 from transformers import GPT2Model
 
+from genrec import distributed
 from genrec.data.split import SequenceSplit
 from genrec.generative.config import DENSE_WEIGHTS, TRAINING_DENSE_WEIGHT, GenerativeConfig
 from genrec.generative.decoding import Guidance, hybrid_search, score_all_hybrid
 from genrec.generative.model import GenerativeNet, NetworkShape, extend_network
-from genrec.generative.trainer import GeneratorTrainer, load_checkpoint, save_checkpoint
+from genrec.generative.trainer import GeneratorTrainer
 from genrec.generative.training_requests import TrainingRequests
 from genrec.indexing import (
     E5Encoder,
@@ -36,10 +38,18 @@ from genrec.indexing import (
     TextEncoder,
     codebook_sizes_for,
     collaborative_vectors,
-    item_vectors_cached,
 )
 from genrec.recommender import Recommender, TopKQuery, Validate
-from genrec.training import LoopSettings, early_stopping_loop, resolve_device, seed_everything
+from genrec.training import (
+    LoopSettings,
+    early_stopping_loop,
+    load_checkpoint,
+    process_info,
+    resolve_device,
+    save_checkpoint,
+    seed_everything,
+)
+from genrec.vectors import KEY, column_vectors, encode_items
 
 
 class GenerativeRecommender(Recommender):
@@ -56,6 +66,7 @@ class GenerativeRecommender(Recommender):
         self.net: GenerativeNet | None = None
         self.index: SemanticIndex | None = None
         self.item_vectors = np.zeros((0, 0), dtype=np.float32)
+        self.item_vector_keys = np.zeros(0, dtype=KEY)  # text keys (genrec.vectors); or none
         self._encoder: TextEncoder | None = None
         self.device = torch.device("cpu")
         self.checkpoint_root: Path | None = None  # where to write and resume checkpoints
@@ -72,6 +83,25 @@ class GenerativeRecommender(Recommender):
         catalog = self.require_catalog()
         return [catalog.text(i) for i in range(len(catalog))]
 
+    def _item_vectors(self, progress: bool) -> np.ndarray:
+        """The catalog's ``vectors_column``, or the encoder's vectors of the item texts: from
+        the model folder being trained into (a retrain), the vector cache, or encoding (split
+        across ranks under torchrun) of what neither holds."""
+        catalog = self.require_catalog()
+        if self.config.vectors_column:
+            self.item_vector_keys = np.zeros(0, dtype=KEY)
+            return column_vectors(catalog.items, self.config.vectors_column)
+        saved = None
+        root = self.checkpoint_root
+        if root is not None and (root / "item_vector_keys.npy").is_file():
+            with contextlib.suppress(OSError, ValueError):
+                saved = (np.load(root / "item_vector_keys.npy"), np.load(root / "item_vectors.npy"))
+        show = progress and distributed.current().main
+        vectors, self.item_vector_keys = encode_items(
+            self.encoder, self.item_texts(), saved=saved, progress=show
+        )
+        return vectors
+
     def _build_net(self, shape: NetworkShape) -> GenerativeNet:
         assert self.index is not None
         codes = torch.from_numpy(self.index.codes)
@@ -84,11 +114,14 @@ class GenerativeRecommender(Recommender):
         rng = np.random.default_rng(seed)
         self.device = resolve_device(cfg.device)
         catalog = self.require_catalog()
-        self.item_vectors = item_vectors_cached(self.encoder, self.item_texts())
+        self.item_vectors = self._item_vectors(progress)
         sizes = tuple(cfg.codebook_sizes or codebook_sizes_for(len(catalog)))
-        self.index = SemanticIndex.fit(
-            self._code_vectors(split, seed), IndexConfig(sizes, cfg.kmeans_iterations, seed)
-        )
+        sharding = distributed.current()
+        if sharding.main:  # every rank must decode the same codes: rank 0's, whatever the CPU
+            self.index = SemanticIndex.fit(
+                self._code_vectors(split, seed), IndexConfig(sizes, cfg.kmeans_iterations, seed)
+            )
+        self.index = sharding.broadcast(self.index if sharding.main else None)
         requests = TrainingRequests.build(
             split, catalog.categories, self.encoder.encode_requests, cfg, self.nouns
         )
@@ -103,6 +136,7 @@ class GenerativeRecommender(Recommender):
         trainer = GeneratorTrainer(net, split, requests, cfg, seed=seed, generator=generator,
                                    rng=rng, device=self.device)  # fmt: skip
         root = self.checkpoint_root
+        save = partial(save_checkpoint, root, net) if root is not None and sharding.main else None
         loop_state, best = load_checkpoint(root, net) if root is not None else (None, None)
         state = early_stopping_loop(
             net,
@@ -113,7 +147,7 @@ class GenerativeRecommender(Recommender):
             progress=progress,
             state=loop_state,
             best_weights=best,
-            on_evaluated=partial(save_checkpoint, root, net) if root is not None else None,
+            on_evaluated=save,
         )
         sweep = self._choose_dense_weight(validate)
         self.fit_info = {
@@ -125,6 +159,7 @@ class GenerativeRecommender(Recommender):
             "train_targets": trainer.target_count,
             "parameters": sum(p.numel() for p in net.parameters()),
             "device": str(self.device),
+            **process_info(sharding),
             "seed": seed,
             "requests": requests.kind,
             "index": self.index.stats(),
@@ -267,8 +302,14 @@ class GenerativeRecommender(Recommender):
         assert self.index is not None
         catalog = self.require_catalog().extended(items)
         old_count = len(self.item_vectors)
-        texts = [catalog.text(i) for i in range(old_count, len(catalog))]
-        vectors = self.encoder.encode_items(texts)
+        if self.config.vectors_column:
+            new_rows = catalog.items.iloc[old_count:]
+            dim = self.item_vectors.shape[1]
+            vectors = column_vectors(new_rows, self.config.vectors_column, dim=dim)
+        else:
+            texts = [catalog.text(i) for i in range(old_count, len(catalog))]
+            vectors, keys = encode_items(self.encoder, texts, progress=False)
+            self.item_vector_keys = np.concatenate([self.item_vector_keys, keys])
         codes = self.index.add_items(vectors)
         self.item_vectors = np.concatenate([self.item_vectors, vectors.astype(np.float32)])
         self.catalog = catalog
@@ -292,6 +333,8 @@ class GenerativeRecommender(Recommender):
         save_file(heads, str(path / "heads.safetensors"))
         self.index.save(path)
         np.save(path / "item_vectors.npy", self.item_vectors)
+        if len(self.item_vector_keys) == len(self.item_vectors):
+            np.save(path / "item_vector_keys.npy", self.item_vector_keys)
         (path / "network.json").write_text(
             json.dumps(dataclasses.asdict(net.shape), indent=2) + "\n"
         )
@@ -299,6 +342,8 @@ class GenerativeRecommender(Recommender):
     def _load_state(self, path: Path) -> None:
         self.index = SemanticIndex.load(path)
         self.item_vectors = np.load(path / "item_vectors.npy")
+        keys = path / "item_vector_keys.npy"
+        self.item_vector_keys = np.load(keys) if keys.is_file() else np.zeros(0, dtype=KEY)
         raw = json.loads((path / "network.json").read_text())
         raw["codebook_sizes"] = tuple(raw["codebook_sizes"])
         raw["nodes_per_depth"] = tuple(raw["nodes_per_depth"])

@@ -10,34 +10,72 @@ teacher-forced negative log-likelihood of the target's code path, into which the
 path loss trains the decoder and the request fusion only: the backbone and the item embeddings
 learn from the dense head.
 
-Checkpoints (``checkpoint/`` in the model's output folder, written after each validation) hold
-the current and the best weights and the loop's state, so an interrupted run resumes where it
-stopped, replaying the same per-epoch orders.
+Checkpoints: see :func:`genrec.training.save_checkpoint`.
 """
 
 from __future__ import annotations
 
-import json
-import shutil
-from pathlib import Path
-
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
+from torch import nn
 
 from genrec.data.split import SequenceSplit
 from genrec.generative.config import GenerativeConfig
 from genrec.generative.model import GenerativeNet
 from genrec.generative.training_requests import TrainingRequests
 from genrec.training import (
-    LoopState,
     WindowTrainer,
     later_targets,
     next_items_loss,
     training_windows,
 )
 
-CHECKPOINT_DIR = "checkpoint"
+
+class GeneratorObjective(nn.Module):
+    """A batch's loss (see the module notes); ``table`` holds the request vectors [R, Dr] that
+    the batch's request ids index (kept out of the state, so DDP never broadcasts it)."""
+
+    def __init__(
+        self, net: GenerativeNet, table: torch.Tensor, config: GenerativeConfig,
+        device: torch.device,
+    ) -> None:  # fmt: skip
+        super().__init__()
+        self.net = net
+        self.table = table
+        self.config = config
+        self.device = device
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        requests: torch.Tensor,
+        later: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """x, y, requests [B, T] (request ids, -1 off target), later [B, T, K] or None."""
+        cfg, net = self.config, self.net
+        x, y = x.to(self.device), y.to(self.device)
+        keep = y >= 0  # [B, T]
+        hidden = net.encode(x)[keep]  # [M, D]
+        req = self.table[requests.to(self.device)[keep]]  # [M, Dr]
+        state = net.start_state(hidden, req)  # [M, D]
+        teacher = None
+        loss = torch.zeros((), device=self.device)
+        if cfg.flat_loss_weight > 0:
+            flat = net.flat_logits(state)  # [M, N]
+            targets = y[keep]  # [M] or, with later items, [M, 1 + K]
+            if later is not None:
+                targets = torch.cat([targets[:, None], later.to(self.device)[keep]], dim=1)
+            loss = cfg.flat_loss_weight * next_items_loss(flat, targets, cfg.later_weight)
+            teacher = flat.detach().softmax(dim=-1)
+        if cfg.path_loss_weight > 0:
+            if cfg.detach_path:  # the decoder (request fusion included) learns; not the backbone
+                state = net.start_state(hidden.detach(), req)
+            path = net.path_loss(
+                state, y[keep], teacher, cfg.distill_weight, detach_items=cfg.detach_path
+            ).mean()
+            loss = loss + cfg.path_loss_weight * path
+        return loss
 
 
 class GeneratorTrainer(WindowTrainer):
@@ -55,18 +93,19 @@ class GeneratorTrainer(WindowTrainer):
         rng: np.random.Generator,
         device: torch.device,
     ) -> None:
-        super().__init__(split, seed=seed, generator=generator, batch_size=config.batch_size,
-                         shuffle_ties=config.shuffle_ties)  # fmt: skip
+        super().__init__(split, config, seed=seed, generator=generator)
         self.net = net
         self.requests = requests
         self.config = config
         self.rng = rng  # synthesized requests
         self.device = device
         self.load_epoch(1)
-        self.table = torch.from_numpy(requests.table).to(device)  # [R, Dr]
-        self.optimizer = torch.optim.AdamW(
-            net.parameters(), lr=config.lr, weight_decay=config.weight_decay
-        )
+        table = torch.from_numpy(requests.table).to(device)  # [R, Dr]
+        optimizer = torch.optim.AdamW(net.parameters(), lr=config.lr,
+                                      weight_decay=config.weight_decay)  # fmt: skip
+        # Not every parameter has a gradient in every configuration (e.g. without a path loss).
+        self.set_objective(GeneratorObjective(net, table, config, device), optimizer,
+                           find_unused_parameters=True)  # fmt: skip
 
     def load_epoch(self, epoch: int) -> None:
         """The epoch's inputs [W, T], targets [W, T] and real request ids [W, T] (or None)."""
@@ -82,72 +121,24 @@ class GeneratorTrainer(WindowTrainer):
             self.later = torch.from_numpy(later)
         self.real_requests = self.requests.windows(self.split, cfg, orders)
 
+    def batch(self, rows: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The windows' tensors, with a request id per target: the data's own, else one drawn
+        for the target (the same draws on every rank)."""
+        x, y = self.inputs[rows], self.targets[rows]  # [B, T]
+        if self.real_requests is not None:
+            requests = torch.from_numpy(self.real_requests[rows.numpy()])  # [B, T]
+        else:
+            requests = torch.full_like(y, -1)
+            keep = y >= 0
+            requests[keep] = self.requests.draw(y[keep].numpy(), self.rng).to(requests.device)
+        batch = {"x": x, "y": y, "requests": requests}
+        if self.later is not None:
+            batch["later"] = self.later[rows]
+        return batch
+
+    def targets_in(self, batch: dict[str, torch.Tensor]) -> int:
+        return int((batch["y"] >= 0).sum())
+
     @property
     def target_count(self) -> int:
         return int((self.targets >= 0).sum())
-
-    def step(self, rows: torch.Tensor) -> float:
-        """One optimizer step on the windows ``rows``; returns the batch's loss."""
-        cfg = self.config
-        x = self.inputs[rows].to(self.device)  # [B, T]
-        y = self.targets[rows].to(self.device)  # [B, T]
-        keep = y >= 0  # [B, T]
-        hidden = self.net.encode(x)[keep]  # [M, D]
-        if self.real_requests is not None:
-            req_ids = torch.from_numpy(self.real_requests[rows.numpy()]).to(self.device)[keep]
-        else:
-            req_ids = self.requests.draw(y[keep].cpu().numpy(), self.rng).to(self.device)
-        requests = self.table[req_ids]  # [M, Dr]
-        state = self.net.start_state(hidden, requests)  # [M, D]
-        teacher = None
-        loss = torch.zeros((), device=self.device)
-        if cfg.flat_loss_weight > 0:
-            flat = self.net.flat_logits(state)  # [M, N]
-            targets = y[keep]  # [M] or, with later items, [M, 1 + K]
-            if self.later is not None:
-                later = self.later[rows].to(self.device)[keep]  # [M, K]
-                targets = torch.cat([targets[:, None], later], dim=1)
-            loss = cfg.flat_loss_weight * next_items_loss(flat, targets, cfg.later_weight)
-            teacher = flat.detach().softmax(dim=-1)
-        if cfg.path_loss_weight > 0:
-            if cfg.detach_path:  # the decoder (request fusion included) learns; not the backbone
-                state = self.net.start_state(hidden.detach(), requests)
-            path = self.net.path_loss(
-                state, y[keep], teacher, cfg.distill_weight, detach_items=cfg.detach_path
-            ).mean()
-            loss = loss + cfg.path_loss_weight * path
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        self.optimizer.step()
-        return float(loss.detach())
-
-
-def save_checkpoint(
-    root: Path, net: GenerativeNet, state: LoopState, best: dict[str, torch.Tensor]
-) -> None:
-    """Write ``root/checkpoint`` (current and best weights, loop state), replacing the last one
-    only once the new one is complete."""
-    target = root / CHECKPOINT_DIR
-    tmp = target.with_name(CHECKPOINT_DIR + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    save_file(
-        {k: v.contiguous() for k, v in net.state_dict().items()}, str(tmp / "current.safetensors")
-    )
-    save_file({k: v.contiguous() for k, v in best.items()}, str(tmp / "best.safetensors"))
-    (tmp / "loop_state.json").write_text(json.dumps(state.to_dict()))
-    shutil.rmtree(target, ignore_errors=True)
-    tmp.rename(target)
-
-
-def load_checkpoint(
-    root: Path, net: GenerativeNet
-) -> tuple[LoopState | None, dict[str, torch.Tensor] | None]:
-    """Load ``root/checkpoint``'s current weights into ``net``; returns the loop state and the
-    best weights, or (None, None) when there is no checkpoint."""
-    source = root / CHECKPOINT_DIR
-    if not (source / "loop_state.json").is_file():
-        return None, None
-    saved = json.loads((source / "loop_state.json").read_text())
-    net.load_state_dict(load_file(str(source / "current.safetensors")))
-    return LoopState(**saved), load_file(str(source / "best.safetensors"))

@@ -103,3 +103,30 @@ def test_choose_guidance_takes_the_smallest_weight_reaching_the_precision_in_bot
     assert choose_guidance(rows, min_precision=0.99, slack=0.0) == 2.0
     assert choose_guidance(rows, min_precision=0.99, slack=0.05) == 1.0
     assert choose_guidance(rows, min_precision=0.99, slack=0.10) == 0.0
+
+
+def test_the_gpu_bench_stops_at_once_without_a_gpu(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "gpu.py"
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": ""}
+    done = subprocess.run([sys.executable, str(script), "--out", str(tmp_path)],
+                          capture_output=True, text=True, env=env, timeout=120)  # fmt: skip
+    assert done.returncode == 2
+    assert "needs a CUDA GPU and none is visible" in done.stderr
+    assert not (tmp_path / "benchmarks.md").exists()
+
+
+def test_scale_catalogs_follow_a_power_law_with_given_vectors():
+    from scale import synthetic_dataset
+
+    data = synthetic_dataset(2000, users=300)
+    counts = data.interactions["item_index"].value_counts().to_numpy()
+    assert counts[0] >= 10 * np.median(counts)  # a head and a long tail
+    vectors = np.stack(data.catalog.items["vec"].to_list())
+    assert vectors.shape == (2000, 384)
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, rtol=1e-5)
+    assert data.interactions.groupby("user_id").size().min() >= 5

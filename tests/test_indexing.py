@@ -124,3 +124,24 @@ def test_items_added_to_fused_codes_get_codes_from_their_text_part():
     new = index.add_items(rng.normal(size=(3, 6)))  # the text vector alone
     assert new.shape == (3, index.codes.shape[1])
     assert len({tuple(c) for c in index.codes}) == 43
+
+
+def test_collision_digits_number_each_prefix_nearest_first_after_existing_ones():
+    codes = np.array([[0, 1], [0, 1], [2, 0], [0, 1], [2, 0]])
+    err = np.array([0.5, 0.1, 0.3, 0.1, 0.2])
+    digits = SemanticIndex._with_collision_digit(codes, err)[:, -1]
+    # prefix (0, 1): rows 1 and 3 tie at 0.1 (row order breaks it), then row 0
+    assert digits.tolist() == [2, 0, 1, 1, 0]
+    existing = np.array([[0, 1, 0], [0, 1, 4], [5, 5, 0]])
+    more = SemanticIndex._with_collision_digit(codes[:2], err[:2], existing=existing)
+    assert more[:, -1].tolist() == [6, 5]
+
+
+def test_child_tables_list_children_in_id_order():
+    rng = np.random.default_rng(3)
+    index = SemanticIndex.fit(rng.normal(size=(300, 8)), IndexConfig(codebook_sizes=(4, 4)))
+    for depth, table in enumerate(index.children):
+        parents = np.zeros(len(index), np.int64) if depth == 0 else index.node_ids[depth - 1]
+        for parent in range(len(table)):
+            expected = sorted(set(index.node_ids[depth][parents == parent].tolist()))
+            assert [c for c in table[parent].tolist() if c >= 0] == expected

@@ -142,47 +142,72 @@ class IndexConfig:
         require(self.kmeans_iterations >= 1, "kmeans_iterations must be at least 1")
 
 
+CHUNK = 65_536  # rows per block of distance work: bounds the temporaries at any catalog size
+
+
 def kmeans(vectors: np.ndarray, k: int, iterations: int, seed: int) -> np.ndarray:
     """Lloyd's k-means with k-means++ seeding; returns centroids [k, D]. Deterministic by seed.
 
-    Empty clusters are re-seeded with the point farthest from its centroid, so every code of
-    the codebook stays in use when there are at least k distinct points.
+    Array work throughout (distances in blocks of rows, centroid sums as one sparse product),
+    so a million vectors take seconds per level. Empty clusters are re-seeded with the point
+    farthest from its centroid, so every code of the codebook stays in use when there are at
+    least k distinct points.
     """
+    from scipy.sparse import csr_matrix
+
     rng = np.random.default_rng(seed)
     n = len(vectors)
     k = min(k, n)
+    norms = np.einsum("ij,ij->i", vectors, vectors)  # [N]
     centroids = np.empty((k, vectors.shape[1]), dtype=np.float64)
     centroids[0] = vectors[rng.integers(n)]
-    dist = ((vectors - centroids[0]) ** 2).sum(axis=1)
+    dist = _distances_to(vectors, norms, centroids[0])
     for j in range(1, k):
         probs = dist / dist.sum() if dist.sum() > 0 else np.full(n, 1.0 / n)
         centroids[j] = vectors[rng.choice(n, p=probs)]
-        dist = np.minimum(dist, ((vectors - centroids[j]) ** 2).sum(axis=1))
+        dist = np.minimum(dist, _distances_to(vectors, norms, centroids[j]))
     for _ in range(iterations):
-        assign, dist = _nearest(vectors, centroids)
-        moved = False
-        for j in range(k):
-            members = assign == j
-            if members.any():
-                new = vectors[members].mean(axis=0)
-            else:
-                far = int(dist.argmax())
-                new, dist[far] = vectors[far], 0.0
-            moved |= not np.allclose(new, centroids[j])
-            centroids[j] = new
+        assign, dist = _nearest(vectors, centroids, norms)
+        counts = np.bincount(assign, minlength=k)
+        members = csr_matrix((np.ones(n), (assign, np.arange(n))), shape=(k, n))
+        new = np.asarray(members @ vectors) / np.maximum(counts, 1)[:, None]  # [k, D]
+        for empty in np.flatnonzero(counts == 0):
+            far = int(dist.argmax())
+            new[empty], dist[far] = vectors[far], 0.0
+        moved = not all(np.allclose(a, b) for a, b in zip(new, centroids, strict=True))
+        centroids = new
         if not moved:
             break
     return centroids
 
 
-def _nearest(vectors: np.ndarray, centroids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    d2 = (
-        (vectors**2).sum(axis=1)[:, None]
-        - 2.0 * vectors @ centroids.T
-        + (centroids**2).sum(axis=1)[None, :]
-    )  # [N, K]
-    assign = d2.argmin(axis=1)
-    return assign, np.maximum(d2[np.arange(len(vectors)), assign], 0.0)
+def _distances_to(vectors: np.ndarray, norms: np.ndarray, centroid: np.ndarray) -> np.ndarray:
+    """Squared distances [N] of every vector to one centroid."""
+    return np.maximum(norms - 2.0 * (vectors @ centroid) + centroid @ centroid, 0.0)
+
+
+def _nearest(
+    vectors: np.ndarray, centroids: np.ndarray, norms: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each vector's nearest centroid [N] and its squared distance [N], in blocks of rows."""
+    if norms is None:
+        norms = np.einsum("ij,ij->i", vectors, vectors)
+    centre_norms = np.einsum("ij,ij->i", centroids, centroids)
+    assign = np.empty(len(vectors), dtype=np.int64)
+    best = np.empty(len(vectors), dtype=np.float64)
+    for begin in range(0, len(vectors), CHUNK):
+        block = slice(begin, begin + CHUNK)
+        d2 = norms[block, None] - 2.0 * (vectors[block] @ centroids.T) + centre_norms[None, :]
+        assign[block] = d2.argmin(axis=1)
+        best[block] = np.maximum(d2[np.arange(len(d2)), assign[block]], 0.0)
+    return assign, best
+
+
+def _subtract_centroids(residual: np.ndarray, centroids: np.ndarray, assign: np.ndarray) -> None:
+    """residual -= centroids[assign], in place and in blocks (no [N, D] temporary)."""
+    for begin in range(0, len(residual), CHUNK):
+        block = slice(begin, begin + CHUNK)
+        residual[block] -= centroids[assign[block]]
 
 
 class SemanticIndex:
@@ -203,49 +228,49 @@ class SemanticIndex:
     def fit(cls, vectors: np.ndarray, config: IndexConfig | None = None) -> SemanticIndex:
         config = config or IndexConfig()
         config.validate()
-        data = np.asarray(vectors, dtype=np.float64)
-        residual = data.copy()
+        residual = np.array(vectors, dtype=np.float64)  # the only [N, D] copy
         centroids: list[np.ndarray] = []
+        codes = np.zeros((len(residual), len(config.codebook_sizes)), dtype=np.int64)
         for level, size in enumerate(config.codebook_sizes):
             level_centroids = kmeans(residual, size, config.kmeans_iterations, config.seed + level)
-            assign, _ = _nearest(residual, level_centroids)
-            residual = residual - level_centroids[assign]
+            codes[:, level], _ = _nearest(residual, level_centroids)
+            _subtract_centroids(residual, level_centroids, codes[:, level])
             centroids.append(level_centroids)
-        codes = cls._quantize(data, centroids)
-        return cls(config, centroids, cls._with_collision_digit(codes, data, centroids))
+        err = np.einsum("ij,ij->i", residual, residual)  # what the codes leave unexplained
+        return cls(config, centroids, cls._with_collision_digit(codes, err))
 
     @staticmethod
-    def _quantize(vectors: np.ndarray, centroids: list[np.ndarray]) -> np.ndarray:
-        residual = np.asarray(vectors, dtype=np.float64).copy()
+    def _quantize(
+        vectors: np.ndarray, centroids: list[np.ndarray]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Codes [N, L] of ``vectors`` under stored centroids, and the squared error left [N]."""
+        residual = np.array(vectors, dtype=np.float64)
         codes = np.zeros((len(residual), len(centroids)), dtype=np.int64)
         for level, level_centroids in enumerate(centroids):
-            assign, _ = _nearest(residual, level_centroids)
-            codes[:, level] = assign
-            residual = residual - level_centroids[assign]
-        return codes
+            codes[:, level], _ = _nearest(residual, level_centroids)
+            _subtract_centroids(residual, level_centroids, codes[:, level])
+        return codes, np.einsum("ij,ij->i", residual, residual)
 
     @staticmethod
     def _with_collision_digit(
-        codes: np.ndarray,
-        vectors: np.ndarray,
-        centroids: list[np.ndarray],
-        start: int = 0,
-        existing: np.ndarray | None = None,
+        codes: np.ndarray, err: np.ndarray, existing: np.ndarray | None = None
     ) -> np.ndarray:
-        """Append a digit numbering the items of each prefix, nearest to its centre first."""
-        recon = sum(c[codes[:, lvl]] for lvl, c in enumerate(centroids))
-        err = ((vectors - recon) ** 2).sum(axis=1)
-        used: dict[tuple[int, ...], int] = {}
-        if existing is not None:
-            for row in existing:
-                key = tuple(int(v) for v in row[:-1])
-                used[key] = max(used.get(key, 0), int(row[-1]) + 1)
-        digits = np.zeros(len(codes), dtype=np.int64)
-        order = np.lexsort((np.arange(len(codes)), err))
-        for i in order:
-            key = tuple(int(v) for v in codes[i])
-            digits[i] = used.get(key, 0)
-            used[key] = digits[i] + 1
+        """Append a digit numbering the items of each prefix, nearest to its centre (smallest
+        ``err``) first, after the digits ``existing`` items already use."""
+        n = len(codes)
+        known = existing[:, :-1] if existing is not None else codes[:0]
+        _, group = np.unique(np.concatenate([known, codes]), axis=0, return_inverse=True)
+        group = group.reshape(-1)
+        offset = np.zeros(group.max(initial=-1) + 1, dtype=np.int64)
+        if existing is not None and len(existing):
+            np.maximum.at(offset, group[: len(known)], existing[:, -1] + 1)
+        group = group[len(known) :]
+        rank = np.empty(n, dtype=np.int64)
+        rank[np.lexsort((np.arange(n), err))] = np.arange(n)  # order of closeness, ties by row
+        order = np.lexsort((rank, group))  # by prefix, then closeness
+        first = np.searchsorted(group[order], group[order], side="left")
+        digits = np.empty(n, dtype=np.int64)
+        digits[order] = np.arange(n) - first + offset[group[order]]
         return np.concatenate([codes, digits[:, None]], axis=1)
 
     def add_items(self, vectors: np.ndarray) -> np.ndarray:
@@ -257,8 +282,8 @@ class SemanticIndex:
         width = self.centroids[0].shape[1]
         if data.shape[1] < width:  # fused codes: a new item has no collaborative part yet
             data = np.pad(data, ((0, 0), (0, width - data.shape[1])))
-        codes = self._quantize(data, self.centroids)
-        new = self._with_collision_digit(codes, data, self.centroids, existing=self.codes)
+        codes, err = self._quantize(data, self.centroids)
+        new = self._with_collision_digit(codes, err, existing=self.codes)
         self.codes = np.concatenate([self.codes, new])
         self._build_trie()
         return new
@@ -289,10 +314,9 @@ class SemanticIndex:
             n_parents = 1 if d == 0 else self.nodes_per_depth[d - 1]
             counts = np.bincount(pairs[:, 0], minlength=n_parents)
             table = np.full((n_parents, max(int(counts.max(initial=0)), 1)), -1, dtype=np.int64)
-            slot = np.zeros(n_parents, dtype=np.int64)
-            for p, child in pairs:
-                table[p, slot[p]] = child
-                slot[p] += 1
+            # pairs are sorted by parent: a child's slot is its place among its parent's
+            slot = np.arange(len(pairs)) - np.searchsorted(pairs[:, 0], pairs[:, 0], side="left")
+            table[pairs[:, 0], slot] = pairs[:, 1]
             self.children.append(table)
         # parent_of[d][node] for d >= 1: the depth d-1 node above a depth-d node.
         self.parent_of: list[np.ndarray] = [np.zeros(self.nodes_per_depth[0], dtype=np.int64)]

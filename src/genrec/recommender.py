@@ -359,7 +359,9 @@ class Recommender(ABC):
         }
         if self.fit_info.get("version"):
             meta["version"] = str(self.fit_info["version"])  # serving reports it
-        items = catalog.items.copy()
+        # The user's own item vectors live in the model's weights, not twice in the catalog.
+        vectors_column = getattr(self.config, "vectors_column", "")
+        items = catalog.items.drop(columns=[vectors_column], errors="ignore")
         items["categories"] = items["categories"].map(list)
         items.to_parquet(out / "catalog.parquet", index=False)
         users = list(self.histories)

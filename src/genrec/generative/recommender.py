@@ -13,6 +13,8 @@ import contextlib
 import copy
 import dataclasses
 import json
+import resource
+import time
 from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
@@ -117,11 +119,14 @@ class GenerativeRecommender(Recommender):
         self.item_vectors = self._item_vectors(progress)
         sizes = tuple(cfg.codebook_sizes or codebook_sizes_for(len(catalog)))
         sharding = distributed.current()
+        index_started = time.perf_counter()
         if sharding.main:  # every rank must decode the same codes: rank 0's, whatever the CPU
             self.index = SemanticIndex.fit(
                 self._code_vectors(split, seed), IndexConfig(sizes, cfg.kmeans_iterations, seed)
             )
         self.index = sharding.broadcast(self.index if sharding.main else None)
+        index_seconds = time.perf_counter() - index_started
+        index_peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # so far
         requests = TrainingRequests.build(
             split, catalog.categories, self.encoder.encode_requests, cfg, self.nouns
         )
@@ -163,6 +168,8 @@ class GenerativeRecommender(Recommender):
             "seed": seed,
             "requests": requests.kind,
             "index": self.index.stats(),
+            "index_seconds": round(index_seconds, 3),
+            "index_peak_mb": round(index_peak_mb, 1),
             "dense_weight": self.config.dense_weight,
             "valid_ndcg@10_by_dense_weight": sweep,
             "curve": state.curve,

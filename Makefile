@@ -7,7 +7,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export PYTHONHASHSEED := 0
 
-.PHONY: venv demo test test-fast lint bench bench-serve bench-feedback bench-requests bench-ablation bench-ddp bench-vectors bench-scale bench-gpu bench-catalog bench-llm bench-recbole format clean
+.PHONY: venv demo test test-fast lint bench bench-serve bench-feedback bench-requests bench-ablation bench-ddp bench-vectors bench-scale bench-logs bench-gpu bench-catalog bench-llm bench-recbole format clean
 
 venv: $(STAMP)
 
@@ -47,6 +47,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/distributed.py --out docs
 	$(PY) benchmarks/vectors.py --out docs
 	$(PY) benchmarks/scale.py --out docs
+	$(PY) benchmarks/scale.py --large-log --out docs
 	# the RecBole section's genrec row comes from the run above (RecBole's own rows are not rerun)
 	test ! -f docs/recbole_reference.json || \
 		$(PY) benchmarks/recbole_reference.py report docs/recbole_reference.json --out docs
@@ -80,6 +81,10 @@ bench-vectors: $(STAMP)
 # Synthetic catalogs of 10k, 100k and 1M items: index build, tables, epoch, load, latency.
 bench-scale: $(STAMP)
 	$(PY) benchmarks/scale.py --out docs
+
+# A log of about 1M interactions from 100k users (10k items): epoch time and peak memory.
+bench-logs: $(STAMP)
+	$(PY) benchmarks/scale.py --large-log --out docs
 
 # On a GPU machine only (fails fast without one; within 8 minutes): training examples/s and
 # decode latency on the GPU. Not part of `make bench`.

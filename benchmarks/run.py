@@ -483,7 +483,7 @@ def update_readme(rows: list[dict[str, Any]], readme: Path, command: str) -> Non
 
 
 KEPT_SECTIONS = ("collab", "ablation", "requests", "catalog", "serving", "feedback", "llm",
-                 "ddp", "vectors", "scale", "gpu", "recbole")  # fmt: skip
+                 "ddp", "vectors", "scale", "logs", "gpu", "recbole")  # fmt: skip
 
 
 def main() -> int:

@@ -56,7 +56,9 @@ def synthetic_vectors(n: int, seed: int = 0) -> np.ndarray:
     return out
 
 
-def synthetic_dataset(n: int, users: int, seed: int = 0) -> Dataset:
+def synthetic_dataset(n: int, users: int, seed: int = 0, mean_length: float = 21.0) -> Dataset:
+    """``n`` items with vectors in a "vec" column; ``users`` with at least 5 interactions each
+    (Pareto tail, ``mean_length`` on average, at most 500)."""
     rng = np.random.default_rng(seed)
     vectors = synthetic_vectors(n, seed)
     items = pd.DataFrame({
@@ -70,7 +72,8 @@ def synthetic_dataset(n: int, users: int, seed: int = 0) -> Dataset:
     popularity = 1.0 / np.arange(1, n + 1) ** 0.8
     popularity /= popularity.sum()
     by_rank = rng.permutation(n)  # which item has which popularity rank
-    lengths = np.minimum(5 + (rng.pareto(1.5, size=users) * 8).astype(np.int64), 500)
+    tail = (mean_length - 5.0) * 0.5  # a Pareto(1.5) draw has mean 2
+    lengths = np.minimum(5 + (rng.pareto(1.5, size=users) * tail).astype(np.int64), 500)
     picks = by_rank[rng.choice(n, size=int(lengths.sum()), p=popularity)]
     index = np.asarray(catalog.indices([f"i{j}" for j in range(n)]))[picks]
     frame = pd.DataFrame({
@@ -120,9 +123,9 @@ def users_for(n: int) -> int:
     return 2000 if n <= 100_000 else 200
 
 
-def run_one(kind: str, n: int, users: int, calls: int) -> dict[str, Any]:
+def run_one(kind: str, n: int, users: int, calls: int, mean_length: float = 21.0) -> dict[str, Any]:
     started = time.perf_counter()
-    data = synthetic_dataset(n, users)
+    data = synthetic_dataset(n, users, mean_length=mean_length)
     made = time.perf_counter() - started
     overrides: dict[str, Any] = {}
     if kind in ("generative", "sasrec"):
@@ -161,6 +164,54 @@ def run_one(kind: str, n: int, users: int, calls: int) -> dict[str, Any]:
     return row
 
 
+def log_section(rows: list[dict[str, Any]], minutes: float) -> str:
+    lines = [
+        "## Large logs (`make bench-logs`)",
+        "",
+        f"`python benchmarks/scale.py --large-log --out docs` on {machine()}, {minutes:.1f} min. "
+        "A synthetic log of about 1M interactions from 100k users (power-law items, at least 5 "
+        "per user) over 10k items with given vectors, split leave-one-out by the same code as "
+        "every run; one epoch with the default config, each model in its own process. Training "
+        "windows are built as arrays over the whole log (no object per window or example). "
+        "*epoch s*: one epoch, validation over all 100k users not counted; *fit s*: the whole "
+        "`fit` (split, index, epoch, validation, the dense-weight choice).",
+        "",
+        "| model | users | interactions | epoch s | fit s | peak MB |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(f"| {r['model']} | {r['users']:,} | {r['interactions']:,} | "
+                     f"{r['epoch_s']:.1f} | {r['fit_s']:.1f} | {r['peak_mb']:.0f} |")  # fmt: skip
+    return "\n".join(lines)
+
+
+def plot_latency(rows: list[dict[str, Any]], path: Path) -> None:
+    """Single-request median latency against catalog size, one line per model (log-log)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for label in LABELS.values():
+        mine = sorted((r["items"], r["single_ms_median"]) for r in rows if r["model"] == label)
+        if mine:
+            ax.plot(*zip(*mine, strict=True), marker="o", label=label)
+    sizes = sorted({r["items"] for r in rows})
+    if len(sizes) > 1:  # a line that grows with the catalog, for the eye
+        first = min(r["single_ms_median"] for r in rows if r["items"] == sizes[0])
+        ax.plot(sizes, [first * n / sizes[0] for n in sizes], "k:", label="linear in items")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("catalog items")
+    ax.set_ylabel("single request, median ms")
+    ax.set_title("Latency against catalog size (2-core CPU)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def section(rows: list[dict[str, Any]], minutes: float) -> str:
     lines = [
         "## Large catalogs (`make bench-scale`)",
@@ -197,6 +248,7 @@ def section(rows: list[dict[str, Any]], minutes: float) -> str:
             f"{r['batch64_per_s']:.0f}", f"{r['peak_mb']:.0f}",
         ]  # fmt: skip
         lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", "![single-request latency against catalog size](scale_latency.png)"]
     return "\n".join(lines)
 
 
@@ -207,29 +259,38 @@ def main() -> int:
     parser.add_argument("--kinds", nargs="+", default=list(LABELS))
     parser.add_argument("--users", type=int, help="users per catalog (default: users_for)")
     parser.add_argument("--calls", type=int, default=200)
+    parser.add_argument("--large-log", action="store_true",
+                        help="1M interactions from 100k users over 10k items instead")  # fmt: skip
+    parser.add_argument("--mean-length", type=float, default=21.0, help=argparse.SUPPRESS)
     parser.add_argument("--one", nargs=2, metavar=("KIND", "ITEMS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
         n = int(args.one[1])
-        row = run_one(args.one[0], n, args.users or users_for(n), args.calls)
+        row = run_one(args.one[0], n, args.users or users_for(n), args.calls, args.mean_length)
         print(json.dumps(row), flush=True)
         return 0
     started = time.perf_counter()
     rows = []
-    for n in args.sizes:
-        for kind in args.kinds:
-            users = args.users or users_for(n)
-            cmd = [sys.executable, __file__, "--one", kind, str(n), "--users", str(users),
-                   "--calls", str(args.calls)]  # fmt: skip
-            done = subprocess.run(cmd, capture_output=True, text=True, env=os.environ)
-            if done.returncode != 0:
-                print(f"[scale] {kind} at {n} items failed:\n{done.stderr[-3000:]}", flush=True)
-                continue
-            rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
-            print(f"[scale] {rows[-1]}", flush=True)
+    runs = [(n, kind, args.users or users_for(n), 21.0) for n in args.sizes for kind in args.kinds]
+    if args.large_log:  # mean length 10: about 1M interactions
+        runs = [(10_000, kind, 100_000, 10.0) for kind in ("sasrec", "generative")]
+    for n, kind, users, mean_length in runs:
+        cmd = [sys.executable, __file__, "--one", kind, str(n), "--users", str(users),
+               "--calls", str(args.calls), "--mean-length", str(mean_length)]  # fmt: skip
+        done = subprocess.run(cmd, capture_output=True, text=True, env=os.environ)
+        if done.returncode != 0:
+            print(f"[scale] {kind} at {n} items failed (exit {done.returncode}; -9: killed, "
+                  f"e.g. out of memory):\n{done.stderr[-3000:]}", flush=True)  # fmt: skip
+            continue
+        rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
+        print(f"[scale] {rows[-1]}", flush=True)
     minutes = (time.perf_counter() - started) / 60
-    write_json(rows, args.out / "benchmarks.json", "scale")
-    replace_block(args.out / "benchmarks.md", "scale", section(rows, minutes))
+    name = "logs" if args.large_log else "scale"
+    write_json(rows, args.out / "benchmarks.json", name)
+    text = log_section(rows, minutes) if args.large_log else section(rows, minutes)
+    if not args.large_log:
+        plot_latency(rows, args.out / "scale_latency.png")
+    replace_block(args.out / "benchmarks.md", name, text)
     return 0
 
 

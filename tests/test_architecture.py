@@ -17,7 +17,7 @@ PACKAGE = SRC / "genrec"
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("foundation", ("genrec.config", "genrec.requests", "genrec.render", "genrec.data",
                     "genrec.training", "genrec.indexing", "genrec.store", "genrec.distributed",
-                    "genrec.vectors")),
+                    "genrec.vectors", "genrec.losses", "genrec.kmeans", "genrec.monitoring")),
     ("evaluation", ("genrec.evaluation",)),
     ("interface", ("genrec.recommender",)),
     ("model kinds", ("genrec.baselines", "genrec.generative", "genrec.llm")),

@@ -223,3 +223,36 @@ def test_gathered_child_scores_equal_the_matrix_product(net, monkeypatch):
     assert torch.equal(finite, torch.isfinite(gathered)) and not finite.all()
     assert torch.allclose(product[finite], gathered[finite], atol=1e-5)
     assert torch.equal(gathered_beam[0], product_beam[0])
+
+
+@pytest.mark.parametrize("guided", [False, True])
+def test_large_catalog_ranking_normalises_the_dense_head_over_the_candidates(
+    net, guided, monkeypatch
+):
+    """Above FULL_SOFTMAX_MAX_ITEMS the dense term is normalised over the generated items: the
+    same items in the same order, scores shifted by one constant per row."""
+    import genrec.generative.decoding as decoding_module
+
+    states = _states(net, 4, seed=7)
+    guidance = Guidance(_states(net, 4, seed=8), 1.5) if guided else None
+    with torch.no_grad():
+        items, scores = hybrid_search(net, states, None, 6, 8, 2.0, guidance)
+        monkeypatch.setattr(decoding_module, "FULL_SOFTMAX_MAX_ITEMS", 10)
+        large_items, large_scores = hybrid_search(net, states, None, 6, 8, 2.0, guidance)
+    assert torch.equal(items, large_items)
+    shift = large_scores - scores
+    assert torch.allclose(shift, shift[:, :1].expand_as(shift), atol=1e-4)
+
+
+def test_masks_that_block_few_items_count_from_the_blocked_ones(net, monkeypatch):
+    import genrec.indexing as indexing_module
+
+    gen = torch.Generator().manual_seed(4)
+    for share in (0.05, 0.7):  # a history-like mask and a category-like one
+        allowed = torch.rand(3, 60, generator=gen) > share
+        monkeypatch.setattr(indexing_module, "SPARSE_MASK_RATIO", 10**9)  # always dense
+        dense = net.trie.allowed_counts(allowed)
+        monkeypatch.setattr(indexing_module, "SPARSE_MASK_RATIO", 1)  # always from the blocked
+        sparse = net.trie.allowed_counts(allowed)
+        for a, b in zip(dense, sparse, strict=True):
+            assert torch.equal(a, b)

@@ -7,7 +7,6 @@ from genrec.indexing import (
     SemanticIndex,
     codebook_sizes_for,
     collaborative_vectors,
-    kmeans,
 )
 
 
@@ -71,13 +70,6 @@ def test_save_and_load_round_trip(tmp_path):
     loaded = SemanticIndex.load(tmp_path)
     assert np.array_equal(loaded.codes, index.codes)
     assert loaded.config == index.config
-
-
-def test_kmeans_keeps_every_cluster_in_use():
-    vectors = _vectors(50)
-    centroids = kmeans(vectors, 10, 20, 0)
-    d2 = ((vectors[:, None, :] - centroids[None]) ** 2).sum(-1)
-    assert len(np.unique(d2.argmin(1))) == 10
 
 
 def test_bad_index_config_is_rejected():

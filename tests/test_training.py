@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from genrec.training import later_targets, simultaneous_order, training_windows
+from genrec.training import (
+    later_targets,
+    simultaneous_order,
+    training_windows,
+)
 
 
 def test_order_moves_items_only_inside_runs_of_equal_times() -> None:
@@ -74,3 +78,43 @@ def test_epoch_orders_are_fixed_by_seed_and_epoch() -> None:
     later = epoch_orders(split, 3, 2)
     assert later is not None and not np.array_equal(first[0], later[0])
     assert epoch_orders(SequenceSplit(**{**split.__dict__, "train_times": None}), 3, 1) is None
+
+
+def reference_windows(seq: np.ndarray, max_len: int, stride: int) -> list[tuple[int, int, int]]:
+    """(start, end, new) of each window, written the plain way: starts every ``stride`` pairs,
+    the last window ends with the sequence, ``new`` is the first pair no earlier window read."""
+    n = len(seq) - 1
+    if n < 1:
+        return []
+    starts = [0] if n <= max_len else [*range(0, n - max_len, stride), n - max_len]
+    spans, covered = [], 0
+    for start in starts:
+        end = min(start + max_len, n)
+        spans.append((start, end, max(covered, start)))
+        covered = end
+    return spans
+
+
+def test_windows_of_random_logs_match_the_plain_definition():
+    rng = np.random.default_rng(7)
+    for _ in range(200):
+        seqs = [rng.integers(0, 30, size=rng.integers(0, 30)) for _ in range(rng.integers(1, 6))]
+        max_len = int(rng.integers(2, 9))
+        stride = int(rng.integers(1, max_len + 1))
+        inputs, targets = training_windows(seqs, max_len, stride)
+        later = later_targets(seqs, max_len, stride, 2)
+        row = 0
+        for seq in seqs:
+            for start, end, new in reference_windows(seq, max_len, stride):
+                width = end - start
+                assert inputs[row, :width].tolist() == (seq[start:end] + 1).tolist()
+                assert not inputs[row, width:].any()
+                assert targets[row, new - start : width].tolist() == seq[new + 1 : end + 1].tolist()
+                fresh = np.zeros(max_len, bool)
+                fresh[new - start : width] = True
+                assert (targets[row, ~fresh] == -100).all()
+                for t in np.flatnonzero(fresh):
+                    ahead = seq[start + t + 2 : start + t + 4].tolist()
+                    assert later[row, t].tolist() == ahead + [-100] * (2 - len(ahead))
+                row += 1
+        assert row == len(inputs) == len(later)

@@ -17,7 +17,7 @@ import json
 import math
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from genrec.config import require
+from genrec.kmeans import kmeans, nearest, subtract_centroids, unique_rows
 
 
 class TextEncoder(Protocol):
@@ -142,72 +143,8 @@ class IndexConfig:
         require(self.kmeans_iterations >= 1, "kmeans_iterations must be at least 1")
 
 
-CHUNK = 65_536  # rows per block of distance work: bounds the temporaries at any catalog size
-
-
-def kmeans(vectors: np.ndarray, k: int, iterations: int, seed: int) -> np.ndarray:
-    """Lloyd's k-means with k-means++ seeding; returns centroids [k, D]. Deterministic by seed.
-
-    Array work throughout (distances in blocks of rows, centroid sums as one sparse product),
-    so a million vectors take seconds per level. Empty clusters are re-seeded with the point
-    farthest from its centroid, so every code of the codebook stays in use when there are at
-    least k distinct points.
-    """
-    from scipy.sparse import csr_matrix
-
-    rng = np.random.default_rng(seed)
-    n = len(vectors)
-    k = min(k, n)
-    norms = np.einsum("ij,ij->i", vectors, vectors)  # [N]
-    centroids = np.empty((k, vectors.shape[1]), dtype=np.float64)
-    centroids[0] = vectors[rng.integers(n)]
-    dist = _distances_to(vectors, norms, centroids[0])
-    for j in range(1, k):
-        probs = dist / dist.sum() if dist.sum() > 0 else np.full(n, 1.0 / n)
-        centroids[j] = vectors[rng.choice(n, p=probs)]
-        dist = np.minimum(dist, _distances_to(vectors, norms, centroids[j]))
-    for _ in range(iterations):
-        assign, dist = _nearest(vectors, centroids, norms)
-        counts = np.bincount(assign, minlength=k)
-        members = csr_matrix((np.ones(n), (assign, np.arange(n))), shape=(k, n))
-        new = np.asarray(members @ vectors) / np.maximum(counts, 1)[:, None]  # [k, D]
-        for empty in np.flatnonzero(counts == 0):
-            far = int(dist.argmax())
-            new[empty], dist[far] = vectors[far], 0.0
-        moved = not all(np.allclose(a, b) for a, b in zip(new, centroids, strict=True))
-        centroids = new
-        if not moved:
-            break
-    return centroids
-
-
-def _distances_to(vectors: np.ndarray, norms: np.ndarray, centroid: np.ndarray) -> np.ndarray:
-    """Squared distances [N] of every vector to one centroid."""
-    return np.maximum(norms - 2.0 * (vectors @ centroid) + centroid @ centroid, 0.0)
-
-
-def _nearest(
-    vectors: np.ndarray, centroids: np.ndarray, norms: np.ndarray | None = None
-) -> tuple[np.ndarray, np.ndarray]:
-    """Each vector's nearest centroid [N] and its squared distance [N], in blocks of rows."""
-    if norms is None:
-        norms = np.einsum("ij,ij->i", vectors, vectors)
-    centre_norms = np.einsum("ij,ij->i", centroids, centroids)
-    assign = np.empty(len(vectors), dtype=np.int64)
-    best = np.empty(len(vectors), dtype=np.float64)
-    for begin in range(0, len(vectors), CHUNK):
-        block = slice(begin, begin + CHUNK)
-        d2 = norms[block, None] - 2.0 * (vectors[block] @ centroids.T) + centre_norms[None, :]
-        assign[block] = d2.argmin(axis=1)
-        best[block] = np.maximum(d2[np.arange(len(d2)), assign[block]], 0.0)
-    return assign, best
-
-
-def _subtract_centroids(residual: np.ndarray, centroids: np.ndarray, assign: np.ndarray) -> None:
-    """residual -= centroids[assign], in place and in blocks (no [N, D] temporary)."""
-    for begin in range(0, len(residual), CHUNK):
-        block = slice(begin, begin + CHUNK)
-        residual[block] -= centroids[assign[block]]
+# allowed_counts counts from the blocked items when fewer than 1 in SPARSE_MASK_RATIO is blocked
+SPARSE_MASK_RATIO = 8
 
 
 class SemanticIndex:
@@ -233,8 +170,8 @@ class SemanticIndex:
         codes = np.zeros((len(residual), len(config.codebook_sizes)), dtype=np.int64)
         for level, size in enumerate(config.codebook_sizes):
             level_centroids = kmeans(residual, size, config.kmeans_iterations, config.seed + level)
-            codes[:, level], _ = _nearest(residual, level_centroids)
-            _subtract_centroids(residual, level_centroids, codes[:, level])
+            codes[:, level], _ = nearest(residual, level_centroids)
+            subtract_centroids(residual, level_centroids, codes[:, level])
             centroids.append(level_centroids)
         err = np.einsum("ij,ij->i", residual, residual)  # what the codes leave unexplained
         return cls(config, centroids, cls._with_collision_digit(codes, err))
@@ -247,8 +184,8 @@ class SemanticIndex:
         residual = np.array(vectors, dtype=np.float64)
         codes = np.zeros((len(residual), len(centroids)), dtype=np.int64)
         for level, level_centroids in enumerate(centroids):
-            codes[:, level], _ = _nearest(residual, level_centroids)
-            _subtract_centroids(residual, level_centroids, codes[:, level])
+            codes[:, level], _ = nearest(residual, level_centroids)
+            subtract_centroids(residual, level_centroids, codes[:, level])
         return codes, np.einsum("ij,ij->i", residual, residual)
 
     @staticmethod
@@ -259,8 +196,7 @@ class SemanticIndex:
         ``err``) first, after the digits ``existing`` items already use."""
         n = len(codes)
         known = existing[:, :-1] if existing is not None else codes[:0]
-        _, group = np.unique(np.concatenate([known, codes]), axis=0, return_inverse=True)
-        group = group.reshape(-1)
+        _, group = unique_rows(np.concatenate([known, codes]))
         offset = np.zeros(group.max(initial=-1) + 1, dtype=np.int64)
         if existing is not None and len(existing):
             np.maximum.at(offset, group[: len(known)], existing[:, -1] + 1)
@@ -297,12 +233,10 @@ class SemanticIndex:
         for d in range(depth):
             # Node ids follow each prefix's first item, so appending items never renumbers
             # existing nodes (their trained embeddings stay theirs).
-            _, first, ids = np.unique(
-                self.codes[:, : d + 1], axis=0, return_index=True, return_inverse=True
-            )
+            first, ids = unique_rows(self.codes[:, : d + 1])
             rank = np.empty(len(first), dtype=np.int64)
             rank[np.argsort(first, kind="stable")] = np.arange(len(first))
-            self.node_ids.append(rank[ids.reshape(-1)])
+            self.node_ids.append(rank[ids])
             self.nodes_per_depth.append(len(first))
         self.node_ids.append(np.arange(n_items, dtype=np.int64))
         self.nodes_per_depth.append(n_items)
@@ -310,7 +244,9 @@ class SemanticIndex:
         self.children: list[np.ndarray] = []
         for d in range(depth + 1):
             parent = np.zeros(n_items, dtype=np.int64) if d == 0 else self.node_ids[d - 1]
-            pairs = np.unique(np.stack([parent, self.node_ids[d]], axis=1), axis=0)
+            both = np.stack([parent, self.node_ids[d]], axis=1)
+            first_pair, _ = unique_rows(both)
+            pairs = both[first_pair]  # the distinct (parent, child) rows, sorted
             n_parents = 1 if d == 0 else self.nodes_per_depth[d - 1]
             counts = np.bincount(pairs[:, 0], minlength=n_parents)
             table = np.full((n_parents, max(int(counts.max(initial=0)), 1)), -1, dtype=np.int64)
@@ -399,12 +335,34 @@ class TrieTensors:
     parent_of: list[torch.Tensor]  # per depth [nodes]: the parent node id
     nodes_per_depth: list[int]
 
+    leaf_counts: list[torch.Tensor] = field(default_factory=list, repr=False)
+
     def allowed_counts(self, allowed: torch.Tensor) -> list[torch.Tensor]:
-        """For a boolean item mask [B, N], how many allowed items lie under each node [B, M_d]."""
+        """For a boolean item mask [B, N], how many allowed items lie under each node [B, M_d].
+
+        A mask that blocks few items (a user's history, an exclude list: the usual case) is
+        counted from the blocked items alone, each node's leaf count less the blocked leaves
+        under it, so the cost follows the blocked items rather than the catalog."""
+        batch = allowed.shape[0]
+        rows, items = (~allowed).nonzero(as_tuple=True)
+        if len(items) * SPARSE_MASK_RATIO < allowed.numel():
+            if not self.leaf_counts:
+                self.leaf_counts = [
+                    torch.bincount(ids, minlength=size).to(torch.float32)
+                    for ids, size in zip(self.node_ids, self.nodes_per_depth, strict=True)
+                ]
+            counts = []
+            minus = torch.full((len(items),), -1.0, device=allowed.device)
+            for ids, size, base in zip(self.node_ids, self.nodes_per_depth, self.leaf_counts,
+                                       strict=True):  # fmt: skip
+                c = base.to(allowed.device).expand(batch, size).clone()
+                c.view(-1).index_add_(0, rows * size + ids[items], minus)
+                counts.append(c)
+            return counts
         counts = []
         weights = allowed.to(torch.float32)
         for ids, size in zip(self.node_ids, self.nodes_per_depth, strict=True):
-            c = torch.zeros(allowed.shape[0], size, dtype=torch.float32, device=allowed.device)
+            c = torch.zeros(batch, size, dtype=torch.float32, device=allowed.device)
             c.index_add_(1, ids, weights)
             counts.append(c)
         return counts

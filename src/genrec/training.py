@@ -19,13 +19,13 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
 from genrec import distributed
+from genrec.losses import draw_negatives, negatives_for
 
 if TYPE_CHECKING:
     from genrec.data.split import SequenceSplit
@@ -85,19 +85,28 @@ def epoch_orders(split: SequenceSplit, seed: int, epoch: int) -> list[np.ndarray
     return [simultaneous_order(split.train_times[user], rng) for user in split.train]
 
 
-def _window_spans(n: int, max_len: int, stride: int) -> list[tuple[int, int, int]]:
-    """(start, end, new) of each window over ``n`` (input, next item) pairs: the window reads
-    pairs [start, end); pairs [new, end) are the ones no earlier window covered. No pairs, no
-    windows."""
-    if n < 1:
-        return []
-    starts = [0] if n <= max_len else list(range(0, n - max_len, stride)) + [n - max_len]
-    spans, covered = [], 0  # pairs [0, covered) are already in a window
-    for start in starts:
-        end = min(start + max_len, n)
-        spans.append((start, end, max(covered, start)))
-        covered = end
-    return spans
+def _windows(
+    sequences: Sequence[np.ndarray], max_len: int, stride: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Every window over every sequence's (input, next item) pairs, as arrays over windows:
+    the flat log (the sequences end to end) [L], each window's offset of its sequence in it,
+    its sequence's pair count, and (start, new) [W]: the window reads pairs [start, start +
+    max_len) of its sequence (fewer where the sequence ends); pairs from ``new`` on are the ones
+    no earlier window covered. Windows start every ``stride`` pairs, the last one ending with
+    the sequence; a sequence of n <= max_len pairs has one window, one of no pairs none."""
+    lengths = np.array([len(s) for s in sequences], dtype=np.int64)
+    flat = np.concatenate(sequences).astype(np.int64) if len(lengths) else np.zeros(0, np.int64)
+    offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+    pairs = np.maximum(lengths - 1, 0)  # [S]
+    count = np.where(pairs > max_len, -(-(pairs - max_len) // stride) + 1, (pairs > 0) * 1)
+    seq = np.repeat(np.arange(len(lengths)), count)  # [W]
+    j = np.arange(len(seq)) - np.repeat(np.cumsum(count) - count, count)  # window's number
+    last = j == count[seq] - 1
+    start = np.where(last & (pairs[seq] > max_len), pairs[seq] - max_len, j * stride)
+    # the windows before this one cover pairs up to (previous start) + max_len
+    previous = np.where(j == 0, 0, np.minimum((j - 1) * stride + max_len, pairs[seq]))
+    new = np.maximum(previous, start)
+    return flat, offsets[seq], pairs[seq], start, new
 
 
 def training_windows(
@@ -108,23 +117,16 @@ def training_windows(
     Each window reads up to ``max_len`` consecutive items and predicts the item after each; a
     target already predicted in an earlier window of the same sequence is set to -100, so every
     target counts once per epoch and, past the first window, has at least
-    ``max_len - stride`` items of context.
+    ``max_len - stride`` items of context. Array work over the whole log: no object per window.
     """
-    inputs: list[np.ndarray] = []
-    targets: list[np.ndarray] = []
-    for seq in sequences:
-        n = len(seq) - 1  # number of (input, next item) pairs
-        x, y = seq[:-1] + 1, seq[1:]
-        for start, end, new in _window_spans(n, max_len, stride):
-            row_x = np.zeros(max_len, dtype=np.int64)
-            row_y = np.full(max_len, -100, dtype=np.int64)
-            row_x[: end - start] = x[start:end]
-            row_y[new - start : end - start] = y[new:end]
-            inputs.append(row_x)
-            targets.append(row_y)
-    if not inputs:
-        return np.zeros((0, max_len), dtype=np.int64), np.zeros((0, max_len), dtype=np.int64)
-    return np.stack(inputs), np.stack(targets)
+    flat, offset, pairs, start, new = _windows(sequences, max_len, stride)
+    pos = start[:, None] + np.arange(max_len)[None, :]  # [W, T] pair index in the sequence
+    reads = pos < pairs[:, None]
+    at = offset[:, None] + np.where(reads, pos, 0)
+    inputs = np.where(reads, flat[at] + 1, 0) if len(flat) else np.zeros(pos.shape, np.int64)
+    fresh = reads & (pos >= new[:, None])
+    targets = np.where(fresh, flat[np.where(fresh, at + 1, 0)] if len(flat) else 0, -100)
+    return inputs.astype(np.int64), targets.astype(np.int64)
 
 
 def later_targets(
@@ -133,42 +135,15 @@ def later_targets(
     """The items 2 .. ``horizon`` + 1 steps after each input: [W, T, horizon], aligned with
     :func:`training_windows` (same windows, same positions; -100 where the sequence has ended
     or the position is not a target)."""
-    rows: list[np.ndarray] = []
-    for seq in sequences:
-        n = len(seq) - 1
-        ahead = np.full((max(n, 0), horizon), -100, dtype=np.int64)  # [n, H]
-        for k in range(horizon):
-            later = seq[2 + k :]
-            ahead[: len(later), k] = later
-        for start, end, new in _window_spans(n, max_len, stride):
-            row = np.full((max_len, horizon), -100, dtype=np.int64)
-            row[new - start : end - start] = ahead[new:end]
-            rows.append(row)
-    if not rows:
-        return np.zeros((0, max_len, horizon), dtype=np.int64)
-    return np.stack(rows)
-
-
-def next_items_loss(
-    logits: torch.Tensor, targets: torch.Tensor, later_weight: float, smoothing: float = 0.0
-) -> torch.Tensor:
-    """Mean cross-entropy over the catalog; logits [M, N], targets [M] (the next item) or
-    [M, 1 + K] (the next item, then the K after it, -100 where the sequence ended).
-
-    With later items, each target is a distribution: the next item keeps ``1 - later_weight``
-    and the later items that exist share ``later_weight``; a position with none left trains on
-    the next item alone."""
-    if targets.dim() == 1:
-        return F.cross_entropy(logits, targets, label_smoothing=smoothing)
-    nxt = F.cross_entropy(logits, targets[:, 0], reduction="none", label_smoothing=smoothing)
-    log_p = F.log_softmax(logits, dim=-1)  # [M, N]
-    later = targets[:, 1:]  # [M, K]
-    found = later >= 0  # [M, K]
-    nll = -log_p.gather(1, later.clamp(min=0)) * found  # [M, K]
-    count = found.sum(1)  # [M]
-    share = later_weight * (count > 0)  # [M]
-    later_nll = nll.sum(1) / count.clamp(min=1)  # [M]
-    return ((1.0 - share) * nxt + share * later_nll).mean()
+    flat, offset, pairs, start, new = _windows(sequences, max_len, stride)
+    pos = start[:, None] + np.arange(max_len)[None, :]  # [W, T]
+    fresh = (pos < pairs[:, None]) & (pos >= new[:, None])
+    ahead = pos[..., None] + 2 + np.arange(horizon)[None, None, :]  # [W, T, H] in the sequence
+    exists = fresh[..., None] & (ahead <= pairs[:, None, None])  # sequence length = pairs + 1
+    at = np.where(exists, offset[:, None, None] + ahead, 0)
+    if not len(flat):
+        return np.full((len(pos), max_len, horizon), -100, dtype=np.int64)
+    return np.where(exists, flat[at], -100).astype(np.int64)
 
 
 class LoopConfig(Protocol):
@@ -176,6 +151,8 @@ class LoopConfig(Protocol):
 
     @property
     def batch_size(self) -> int: ...
+    @property
+    def negatives(self) -> int | None: ...
     @property
     def shuffle_ties(self) -> bool: ...
     @property
@@ -212,6 +189,9 @@ class WindowTrainer(ABC):
         self.shuffling = config.shuffle_ties and split.train_times is not None
         self.sharding = distributed.current()
         self.schedule: torch.optim.lr_scheduler.LRScheduler | None = None
+        # Items a sampled softmax draws per step (0: full softmax); see negatives_for.
+        self.negatives = negatives_for(config.negatives, split.n_items)
+        self.n_items = split.n_items
 
     def set_objective(
         self,
@@ -259,6 +239,9 @@ class WindowTrainer(ABC):
         mean loss (the whole of it with one process)."""
         batch = self.batch(rows)
         total = max(self.targets_in(batch), 1)
+        shared = {}  # the same for every micro-batch and rank
+        if self.negatives:
+            shared["negatives"] = draw_negatives(self.n_items, self.negatives, self.generator)
         chunks = [c for c in self.sharding.share(len(rows)).tensor_split(self.accumulate) if len(c)]
         self.optimizer.zero_grad(set_to_none=True)
         done = 0.0
@@ -270,7 +253,7 @@ class WindowTrainer(ABC):
             skip_sync = isinstance(self.objective, DistributedDataParallel) and not last
             with self.objective.no_sync() if skip_sync else contextlib.nullcontext():  # type: ignore[operator]
                 with torch.autocast(self.device_type, dtype=torch.bfloat16, enabled=self.bf16):
-                    loss = self.objective(**part)
+                    loss = self.objective(**part, **shared)
                 (loss * (weight * self.sharding.world)).backward()
             done += float(loss.detach()) * weight
         self.optimizer.step()

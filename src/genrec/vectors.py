@@ -181,7 +181,7 @@ def column_vectors(items: pd.DataFrame, column: str, dim: int | None = None) -> 
     if column not in items.columns:
         have = ", ".join(sorted(map(str, items.columns)))
         raise ConfigError(f"vectors_column '{column}' is not a catalog column (it has: {have})")
-    rows: list[np.ndarray] = []
+    out: np.ndarray | None = None  # [N, D] float32, filled row by row (no float64 copy)
     for position, (item, cell) in enumerate(zip(items["item_id"], items[column], strict=True)):
         if cell is None or (isinstance(cell, float) and np.isnan(cell)):
             raise DataError(f"item '{item}' has no vector", row=position, column=column)
@@ -192,14 +192,16 @@ def column_vectors(items: pd.DataFrame, column: str, dim: int | None = None) -> 
         except (TypeError, ValueError):
             raise DataError(f"item '{item}': not a list of numbers", row=position,
                             column=column) from None  # fmt: skip
-        expected = dim if dim is not None else (len(rows[0]) if rows else None)
+        expected = dim if dim is not None else (out.shape[1] if out is not None else None)
         if len(row) == 0 or (expected is not None and len(row) != expected):
             raise DataError(f"item '{item}': {len(row)} numbers, expected "
                             f"{expected or 'at least 1'}", row=position, column=column)  # fmt: skip
         if not np.isfinite(row).all():
             raise DataError(f"item '{item}': a NaN or infinite number", row=position,
                             column=column)  # fmt: skip
-        rows.append(row)
-    if not rows:
+        if out is None:
+            out = np.empty((len(items), len(row)), dtype=np.float32)
+        out[position] = row
+    if out is None:
         return np.zeros((0, dim or 0), dtype=np.float32)
-    return np.stack(rows).astype(np.float32)
+    return out

@@ -43,6 +43,7 @@ from torch import nn
 
 from genrec.config import require
 from genrec.data.split import SequenceSplit
+from genrec.losses import next_items_loss, sampled_items_loss
 from genrec.recommender import ScoringRecommender, Validate
 from genrec.training import (
     LoopSettings,
@@ -51,7 +52,6 @@ from genrec.training import (
     init_weights,
     later_targets,
     load_checkpoint,
-    next_items_loss,
     process_info,
     resolve_device,
     save_checkpoint,
@@ -94,6 +94,10 @@ class SASRecConfig:
     later_items: int = 3  # how many items after the next one share ``later_weight``
     tie_weights: bool = True  # score items with the input item embeddings (else a separate table)
     batch_size: int = 64  # training windows per step (over all processes under torchrun)
+    # Items scored per step by the loss: None = every item up to 32,768 items, else the step's
+    # targets and 8,192 uniform draws (sampled softmax; genrec.training.negatives_for); 0 =
+    # every item always; K = K draws.
+    negatives: int | None = None
     accumulate: int = 1  # micro-batches per step and process (same step, less memory)
     precision: str = "fp32"  # "bf16": forward and loss under bf16 autocast (GPUs; CPUs with AMX)
     max_epochs: int = 40
@@ -138,6 +142,10 @@ class SASRecConfig:
         )
         require(self.later_items >= 1, f"later_items must be at least 1, got {self.later_items}")
         require(self.batch_size >= 1, f"batch_size must be at least 1, got {self.batch_size}")
+        require(
+            self.negatives is None or self.negatives >= 0,
+            f"negatives must be null or >= 0, got {self.negatives}",
+        )
         require(self.accumulate >= 1, f"accumulate must be at least 1, got {self.accumulate}")
         require(
             self.precision in ("fp32", "bf16"),
@@ -217,10 +225,13 @@ class SASRecNet(nn.Module):
             x = block(x)  # [B, T, D]
         return x
 
+    def output_weight(self) -> torch.Tensor:
+        """The items' output embeddings [N, D] (row i: item i)."""
+        return self.item_emb.weight[1:] if self.out_emb is None else self.out_emb.weight
+
     def logits(self, hidden: torch.Tensor) -> torch.Tensor:
         """Scores of every catalog item for hidden states [..., D] -> [..., N]."""
-        weight = self.item_emb.weight[1:] if self.out_emb is None else self.out_emb.weight
-        return hidden @ weight.T  # [..., N]
+        return hidden @ self.output_weight().T  # [..., N]
 
 
 # ----------------------------------------------------------------------------------- training
@@ -234,12 +245,19 @@ class SASRecObjective(nn.Module):
         self.config = config
         self.device = device
 
-    def forward(self, seq: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, seq: torch.Tensor, target: torch.Tensor, negatives: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """seq [B, T], target [B, T(, 1 + K)]; negatives [S]: a sampled softmax over the targets
+        and these items instead of the full catalog."""
         seq, target = seq.to(self.device), target.to(self.device)  # [B, T], [B, T(, 1 + K)]
         hidden = self.net(seq)  # [B, T, D]
         keep = (target if target.dim() == 2 else target[..., 0]) >= 0  # [B, T]
-        logits = self.net.logits(hidden[keep])  # [M, N]
         cfg = self.config
+        if negatives is not None:
+            return sampled_items_loss(hidden[keep], self.net.output_weight(), None, target[keep],
+                                      negatives.to(self.device), cfg.later_weight)  # fmt: skip
+        logits = self.net.logits(hidden[keep])  # [M, N]
         return next_items_loss(logits, target[keep], cfg.later_weight, cfg.label_smoothing)
 
 
@@ -258,6 +276,11 @@ class SASRecTrainer(WindowTrainer):
         device: torch.device,
     ) -> None:
         super().__init__(split, config, seed=seed, generator=generator)
+        require(
+            not (self.negatives and config.label_smoothing),
+            f"label_smoothing needs the full softmax, and {split.n_items} items train with a "
+            f"sampled one: set negatives: 0 (every item) or label_smoothing: 0",
+        )
         self.net = net
         self.config = config
         self.device = device
@@ -357,6 +380,7 @@ class SASRecRecommender(ScoringRecommender):
             "valid_seconds": round(valid_seconds, 3),
             "train_windows": len(trainer.inputs),
             "train_targets": trainer.target_count,
+            "negatives": trainer.negatives,  # sampled-softmax draws per step (0: full softmax)
             "device": str(self.device),
             **process_info(trainer.sharding),
             "seed": seed,

@@ -62,6 +62,10 @@ class GenerativeConfig:
     # valid NDCG@10 of the dense head .1291 with 0.3.
     later_weight: float = 0.3
     later_items: int = 3
+    # Items the dense head scores per step: None = every item up to 32,768 items, else the
+    # step's targets and 8,192 uniform draws (a sampled softmax, which then distils into the
+    # last code level only; genrec.training.negatives_for); 0 = every item always; K = K draws.
+    negatives: int | None = None
     path_loss_weight: float = 1.0
     # The path loss trains the decoder only: no gradient into the backbone or the item
     # embeddings the dense head shares. Shared, the path loss pulled the dense head down (ml-100k
@@ -117,6 +121,7 @@ class GenerativeConfig:
         require(self.distill_weight >= 0, "distill_weight must be non-negative")
         require(0 <= self.later_weight < 1, "later_weight must be in [0, 1)")
         require(self.later_items >= 1, "later_items must be at least 1")
+        require(self.negatives is None or self.negatives >= 0, "negatives: null or >= 0")
         require(self.batch_size >= 1 and self.max_epochs >= 1, "batch_size, max_epochs >= 1")
         require(self.accumulate >= 1, f"accumulate must be at least 1, got {self.accumulate}")
         require(

@@ -25,7 +25,10 @@ from torch import nn
 from transformers import GPT2Config, GPT2Model
 
 from genrec.indexing import TrieTensors
-from genrec.training import init_weights
+from genrec.losses import FULL_SOFTMAX_MAX_ITEMS
+from genrec.training import (
+    init_weights,
+)
 
 # child_logits gathers the children's embeddings (no gradient) when a depth has more than
 # this many nodes per child slot; below it one matrix product over the depth is faster.
@@ -242,10 +245,12 @@ class GenerativeNet(nn.Module):
         a CPU one BLAS call beats gathering a [..., C, D] block, and its backward is dense.
         Without gradient, where the depth has many more nodes than a node has children (the
         items under a beam's prefixes at decoding), it gathers the children's embeddings
-        instead, so the cost follows the beam, not the catalog.
+        instead, so the cost follows the beam, not the catalog; so does training where the depth
+        has more nodes than a full softmax would score (FULL_SOFTMAX_MAX_ITEMS).
         """
         weight, bias = self.node_table(depth, detach_items)
-        if not torch.is_grad_enabled() and weight.shape[0] > _GATHER_RATIO * children.shape[-1]:
+        sparse = weight.shape[0] > _GATHER_RATIO * children.shape[-1]
+        if sparse and (not torch.is_grad_enabled() or weight.shape[0] > FULL_SOFTMAX_MAX_ITEMS):
             if state.shape[:-1] != children.shape[:-1]:
                 lead = torch.broadcast_shapes(state.shape[:-1], children.shape[:-1])
                 state = state.expand(*lead, state.shape[-1])
@@ -284,6 +289,7 @@ class GenerativeNet(nn.Module):
         teacher: torch.Tensor | None = None,
         distill_weight: float = 0.0,
         detach_items: bool = False,
+        teacher_state: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Teacher-forced negative log-likelihood of each target's code path. [M, D], [M] -> [M].
 
@@ -291,10 +297,15 @@ class GenerativeNet(nn.Module):
         ``distill_weight`` x KL(teacher's distribution over the true parent's children ||
         the decoder's), so the generated path inherits the full-softmax head's ranking.
         ``detach_items``: the item (leaf) embeddings and biases, shared with the dense head, get
-        no gradient from this loss.
+        no gradient from this loss. ``teacher_state`` (the start state [M, D], no gradient)
+        instead of ``teacher``, where the dense head never scored the whole catalog (a sampled
+        softmax): the last depth distils the dense head's distribution over the true parent's
+        children, which is the same as ``teacher`` gives there; the depths above, which would
+        need the whole catalog's mass under each node, distil nothing.
         """
         loss = torch.zeros(len(targets), device=state.device)
         parent = torch.zeros_like(targets)
+        last = len(self.trie.node_ids) - 1
         for depth in range(len(self.trie.node_ids)):
             node = self.trie.node_ids[depth][targets]  # [M]
             children = self.trie.children[depth][parent]  # [M, C]
@@ -307,6 +318,13 @@ class GenerativeNet(nn.Module):
                 mass.index_add_(1, self.trie.node_ids[depth], teacher)  # [M, M_d]
                 q = mass.gather(1, children.clamp(min=0)).masked_fill(children < 0, 0.0)
                 q = q / q.sum(dim=1, keepdim=True).clamp_min(1e-12)  # [M, C]
+                kl = q * (q.clamp_min(1e-12).log() - logp.masked_fill(children < 0, 0.0))
+                loss = loss + distill_weight * kl.sum(dim=1)
+            elif teacher_state is not None and distill_weight > 0 and depth == last:
+                weight, bias = self.node_table(depth, detach_items=True)
+                safe = children.clamp(min=0)
+                dense = torch.einsum("md,mcd->mc", teacher_state, weight[safe]) + bias[safe]
+                q = dense.masked_fill(children < 0, float("-inf")).softmax(dim=1)  # [M, C]
                 kl = q * (q.clamp_min(1e-12).log() - logp.masked_fill(children < 0, 0.0))
                 loss = loss + distill_weight * kl.sum(dim=1)
             if depth < len(self.trie.node_ids) - 1:

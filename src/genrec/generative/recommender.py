@@ -162,6 +162,7 @@ class GenerativeRecommender(Recommender):
             "train_seconds": round(state.train_seconds, 3),
             "train_windows": len(trainer.inputs),
             "train_targets": trainer.target_count,
+            "negatives": trainer.negatives,  # sampled-softmax draws per step (0: full softmax)
             "parameters": sum(p.numel() for p in net.parameters()),
             "device": str(self.device),
             **process_info(sharding),

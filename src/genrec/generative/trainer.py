@@ -4,7 +4,8 @@ Every position of every user's training sequence is a target (windows of ``max_l
 :func:`genrec.training.training_windows`), each with its own request vector: the data's request
 text where it has one, else with some probability a synthesized request naming one of the
 target's categories. The loss is the dense head's full-softmax cross-entropy on the decoder's
-start state (soft targets: the next item and, with ``later_weight``, the ones after it) plus the
+start state (soft targets: the next item and, with ``later_weight``, the ones after it; over
+large catalogs a sampled softmax, see :func:`genrec.training.negatives_for`) plus the
 teacher-forced negative log-likelihood of the target's code path, into which the dense head's
 (detached) distribution is distilled depth by depth. With ``detach_path`` (the default) the
 path loss trains the decoder and the request fusion only: the backbone and the item embeddings
@@ -23,10 +24,10 @@ from genrec.data.split import SequenceSplit
 from genrec.generative.config import GenerativeConfig
 from genrec.generative.model import GenerativeNet
 from genrec.generative.training_requests import TrainingRequests
+from genrec.losses import next_items_loss, sampled_items_loss
 from genrec.training import (
     WindowTrainer,
     later_targets,
-    next_items_loss,
     training_windows,
 )
 
@@ -51,29 +52,41 @@ class GeneratorObjective(nn.Module):
         y: torch.Tensor,
         requests: torch.Tensor,
         later: torch.Tensor | None = None,
+        negatives: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """x, y, requests [B, T] (request ids, -1 off target), later [B, T, K] or None."""
+        """x, y, requests [B, T] (request ids, -1 off target), later [B, T, K] or None;
+        negatives [S]: the dense head's sampled softmax draws (None: the full catalog)."""
         cfg, net = self.config, self.net
         x, y = x.to(self.device), y.to(self.device)
         keep = y >= 0  # [B, T]
         hidden = net.encode(x)[keep]  # [M, D]
         req = self.table[requests.to(self.device)[keep]]  # [M, Dr]
         state = net.start_state(hidden, req)  # [M, D]
-        teacher = None
+        teacher = teacher_state = None
         loss = torch.zeros((), device=self.device)
         if cfg.flat_loss_weight > 0:
-            flat = net.flat_logits(state)  # [M, N]
             targets = y[keep]  # [M] or, with later items, [M, 1 + K]
             if later is not None:
                 targets = torch.cat([targets[:, None], later.to(self.device)[keep]], dim=1)
-            loss = cfg.flat_loss_weight * next_items_loss(flat, targets, cfg.later_weight)
-            teacher = flat.detach().softmax(dim=-1)
+            if negatives is None:
+                flat = net.flat_logits(state)  # [M, N]
+                loss = cfg.flat_loss_weight * next_items_loss(flat, targets, cfg.later_weight)
+                teacher = flat.detach().softmax(dim=-1)
+            else:
+                weight, bias = net.node_table(len(net.node_embeddings))  # the items [N, D], [N]
+                drawn = negatives.to(self.device)
+                flat_loss = sampled_items_loss(
+                    state, weight, bias, targets, drawn, cfg.later_weight
+                )
+                loss = cfg.flat_loss_weight * flat_loss
+                teacher_state = state.detach()
         if cfg.path_loss_weight > 0:
             if cfg.detach_path:  # the decoder (request fusion included) learns; not the backbone
                 state = net.start_state(hidden.detach(), req)
             path = net.path_loss(
-                state, y[keep], teacher, cfg.distill_weight, detach_items=cfg.detach_path
-            ).mean()
+                state, y[keep], teacher, cfg.distill_weight, detach_items=cfg.detach_path,
+                teacher_state=teacher_state,
+            ).mean()  # fmt: skip
             loss = loss + cfg.path_loss_weight * path
         return loss
 

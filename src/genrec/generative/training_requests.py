@@ -64,16 +64,21 @@ class TrainingRequests:
         synthesizer = RequestSynthesizer(categories, nouns or Nouns())
         triples = synthesizer.vocabulary_with_categories()
         table, ids_by_text = cls._table([t for t, _, _ in triples], encode)
+        # Worked out once per distinct tuple of terms (few, even for a million items).
+        kind_of: dict[tuple[str, ...], int] = {}
+        item_kind = np.array([kind_of.setdefault(t, len(kind_of)) for t in synthesizer.terms],
+                             dtype=np.int64)  # fmt: skip
         options = [
             [[i + 1 for i, (_, g, lang) in enumerate(triples) if g in cats and lang == want]
              for want in ("en", "zh")]
-            for cats in synthesizer.terms
+            for cats in kind_of
         ]  # fmt: skip
         width = max((len(o) for pair in options for o in pair), default=1) or 1
-        per_item = np.full((len(categories), 2, width), -1, dtype=np.int64)
-        for i, pair in enumerate(options):
+        per_kind = np.full((len(kind_of), 2, width), -1, dtype=np.int64)
+        for k, pair in enumerate(options):
             for lang, opts in enumerate(pair):
-                per_item[i, lang, : len(opts)] = opts
+                per_kind[k, lang, : len(opts)] = opts
+        per_item = per_kind[item_kind].reshape(len(categories), 2, width)
         counts = (per_item >= 0).sum(axis=2)
         return cls("synthesized", table, ids_by_text, per_item, counts, probability, chinese_share)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import threading
+import time
 
 import pytest
 from fastapi.testclient import TestClient
@@ -214,9 +215,10 @@ def test_feedback_422s_name_the_field_of_the_events_variant(client, event, heade
 @pytest.mark.parametrize(
     ("overrides", "secured"),
     [
-        ({}, {"/v1/feedback", "/v1/admin/reload"}),
+        ({}, {"/v1/feedback", "/v1/admin/reload", "/v1/admin/online"}),
         ({"require_key_for_reads": True},
-         {"/v1/feedback", "/v1/admin/reload", "/v1/recommendations", "/v1/items",
+         {"/v1/feedback", "/v1/admin/reload", "/v1/admin/online", "/v1/recommendations",
+          "/v1/items",
           "/v1/items/{item_id}", "/metrics"}),
         ({"api_keys": [], "insecure_dev": True}, set()),
     ],
@@ -266,6 +268,32 @@ def test_health_readiness_and_metrics(client):
     assert 'genrec_feedback_events_total{event="skip",stored="true"} 1.0' in text
     assert "genrec_decode_batch_size_bucket" in text
     assert 'genrec_model_info{version="v0001' in text
+
+
+def test_online_metrics_per_version_on_metrics_and_the_admin_endpoint(model_root):
+    with make_client(model_root, online_refresh_seconds=0.0) as c:
+        lists = [c.post("/v1/recommendations", json={"user_id": u, "k": 3}).json()
+                 for u in ("u1", "u2", "u3", "u4")]  # fmt: skip
+        for body, user in zip(lists[:2], ("u1", "u2"), strict=True):  # 2 of 4 lists answered
+            event = {"user_id": user, "item_id": body["items"][1]["item_id"], "event": "click",
+                     "recommendation_id": body["recommendation_id"]}  # fmt: skip
+            assert c.post("/v1/feedback", json=event, headers=AUTH).status_code == 201
+        assert c.get("/v1/admin/online").status_code == 401
+        for _ in range(100):  # served lists are stored by a background thread
+            report = c.get("/v1/admin/online", headers=AUTH).json()
+            if report["versions"] and report["versions"][0]["lists"] == 4:
+                break
+            time.sleep(0.05)
+        (row,) = report["versions"]
+        assert row["version"] == lists[0]["model_version"]
+        assert (row["lists"], row["accepted"], row["ctr_2"]) == (4, 2, 0.5)
+        assert row["acceptance_low"] < 0.5 < row["acceptance_high"]
+        assert report["events"] == {"click": 2}
+        text = c.get("/metrics").text
+        version = lists[0]["model_version"]
+        assert f'genrec_online_acceptance{{version="{version}"}} 0.5' in text
+        assert f'genrec_online_ctr{{position="2",version="{version}"}} 0.5' in text
+        assert 'genrec_online_feedback_events{event="click"} 2.0' in text
 
 
 def test_reload_swaps_in_a_new_version_without_failing_requests_in_flight(client, model_root):
@@ -354,7 +382,8 @@ def test_concurrent_requests_are_decoded_in_shared_batches(client):
 def test_the_openapi_page_lists_every_endpoint(client):
     paths = set(client.get("/openapi.json").json()["paths"])
     assert {"/v1/recommendations", "/v1/feedback", "/v1/items", "/v1/items/{item_id}",
-            "/healthz", "/readyz", "/metrics", "/v1/admin/reload"} <= paths  # fmt: skip
+            "/healthz", "/readyz", "/metrics", "/v1/admin/reload",
+            "/v1/admin/online"} <= paths  # fmt: skip
 
 
 def test_the_web_page_offers_users_and_shows_the_version(client):

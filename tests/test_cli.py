@@ -10,7 +10,7 @@ from genrec.cli import build_parser, main
 
 COMMANDS = [
     ["data", "info"], ["train"], ["evaluate"], ["recommend"], ["demo"], ["serve"],
-    ["finetune"], ["feedback", "export"],
+    ["finetune"], ["feedback", "export"], ["report"],
 ]  # fmt: skip
 
 
@@ -168,3 +168,28 @@ def test_seed_outside_what_numpy_accepts_is_a_usage_error(bad, capsys):
     with pytest.raises(SystemExit):
         build_parser().parse_args(["train", "--model", "popular", "--out", "o", "--seed", bad])
     assert "--seed" in capsys.readouterr().err
+
+
+def test_report_prints_the_online_metrics_of_each_version(tmp_path, capsys):
+    from datetime import UTC, datetime, timedelta
+
+    from genrec.store import FeedbackEvent, ServedList, default_sqlite_url
+    from genrec.store.database import FeedbackStore
+
+    now = datetime.now(UTC)
+    with FeedbackStore(default_sqlite_url(tmp_path)) as store:
+        store.log_served([
+            ServedList("r1", "u1", "", [], ["a", "b"], [0.0, 0.0], "v0001", False, now),
+            ServedList("r2", "u2", "", [], ["b", "c"], [0.0, 0.0], "v0002", False, now),
+        ])  # fmt: skip
+        store.add_feedback(FeedbackEvent("u1", "b", "click", now + timedelta(minutes=1)))
+    assert main(["report", "--model-dir", str(tmp_path), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    by_version = {r["version"]: r for r in report["versions"]}
+    assert by_version["v0001"]["acceptance"] == 1.0 and by_version["v0001"]["ctr_2"] == 1.0
+    assert by_version["v0002"]["acceptance"] == 0.0 and report["events"] == {"click": 1}
+    png = tmp_path / "online.png"
+    assert main(["report", "--model-dir", str(tmp_path), "--png", str(png)]) == 0
+    assert "v0002" in capsys.readouterr().out and png.stat().st_size > 1000
+    assert main(["report", "--model-dir", str(tmp_path), "--since", "yesterday"]) == 2
+    assert "--since: not an ISO 8601 time" in capsys.readouterr().err

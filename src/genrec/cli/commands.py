@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from genrec import distributed, lifecycle
@@ -234,4 +235,53 @@ def cmd_feedback_export(args: argparse.Namespace) -> int:
     finally:
         store.close()
     print(f"wrote {count} {args.table} rows from {store.display_url} to {out}")
+    return 0
+
+
+def _when(text: str | None, flag: str) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise ConfigError(
+            f"{flag}: not an ISO 8601 time: {text!r} (e.g. 2026-12-01T08:00)"
+        ) from None
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from genrec.monitoring import report_from_store
+
+    if args.db is None and args.model_dir is None:
+        raise ConfigError("give --db URL or --model-dir DIR (its feedback.sqlite3)")
+    if args.window_hours <= 0:
+        raise ConfigError(f"--window-hours must be positive, got {args.window_hours}")
+    size = args.catalog_size
+    if size is None and args.model_dir is not None:
+        catalog = Path(args.model_dir) / "current" / "catalog.parquet"
+        if not catalog.is_file():
+            catalog = Path(args.model_dir) / "catalog.parquet"
+        if catalog.is_file():
+            import pyarrow.parquet as pq
+
+            size = pq.ParquetFile(catalog).metadata.num_rows
+    url = args.db or default_sqlite_url(Path(args.model_dir))
+    store = open_store(url)
+    try:
+        report = report_from_store(
+            store, window=timedelta(hours=args.window_hours), since=_when(args.since, "--since"),
+            until=_when(args.until, "--until"), bucket=args.bucket, catalog_size=size,
+        )  # fmt: skip
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    finally:
+        store.close()
+    if args.json:
+        print_json(report.to_dict())
+    else:
+        print(f"online metrics from {store.display_url}")
+        print(report.table())
+    if args.png:
+        print(f"wrote {report.plot(args.png)}", file=sys.stderr if args.json else sys.stdout)
     return 0

@@ -12,6 +12,7 @@ from genrec.cli.commands import (
     cmd_feedback_export,
     cmd_finetune,
     cmd_recommend,
+    cmd_report,
     cmd_serve,
     cmd_train,
 )
@@ -31,7 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
     for add in (add_data, add_train, add_evaluate, add_recommend, add_demo, add_serve,
-                add_finetune, add_feedback):  # fmt: skip
+                add_finetune, add_feedback, add_report):  # fmt: skip
         add(sub)
     return parser
 
@@ -266,3 +267,28 @@ def add_feedback(sub: Subparsers) -> None:
     export.add_argument("--table", choices=["feedback", "served"], default="feedback")
     export.add_argument("--out", required=True, help="file: .parquet, .csv or .jsonl")
     export.set_defaults(func=cmd_feedback_export)
+
+
+def add_report(sub: Subparsers) -> None:
+    rep = _command(
+        sub,
+        "report",
+        "online metrics per model version from the feedback store (acceptance, hits per list, "
+        "CTR by position, coverage, novelty), as a table, JSON or a plot",
+        "examples:\n  genrec report --model-dir artifacts/demo\n"
+        "  genrec report --db postgresql://u:p@host/db --since 2026-12-01 --png online.png\n"
+        "  genrec report --db sqlite:///feedback.sqlite3 --window-hours 2 --json",
+    )
+    rep.add_argument("--db", help="store URL")
+    rep.add_argument("--model-dir", help="use the SQLite store of this model dir")
+    rep.add_argument("--since", help="lists served from this time on (ISO 8601, UTC if naive)")
+    rep.add_argument("--until", help="lists served before this time (default: now)")
+    rep.add_argument("--window-hours", type=float, default=24.0,
+                     help="how long after serving a positive event answers a list")  # fmt: skip
+    rep.add_argument("--bucket", default="auto",
+                     help="series bucket: auto, 1min, 5min, 15min, 1h, 6h, 1D, 7D")  # fmt: skip
+    rep.add_argument("--catalog-size", type=int, help="items in the catalog, for coverage "
+                     "(default: the model dir's catalog, else the items ever served)")  # fmt: skip
+    rep.add_argument("--png", help="also plot acceptance and hits per list over time here")
+    rep.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    rep.set_defaults(func=cmd_report)

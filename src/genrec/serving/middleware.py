@@ -58,6 +58,44 @@ class Metrics:
         self.finetunes = Counter(
             "genrec_online_finetunes", "online fine-tunes run", ["result"], registry=r
         )
+        self.online_gauges()
+
+    def online_gauges(self) -> None:
+        """The online metrics per model version (genrec.monitoring), set by :meth:`set_online`."""
+        r = self.registry
+        names = {
+            "lists": "lists served in the reporting period",
+            "acceptance": "share of served lists a positive event answered",
+            "hits_per_list": "distinct items of a list answered, on average",
+            "coverage": "distinct items served over the catalog's size",
+            "novelty": "mean -log2 popularity of the items served",
+        }
+        self.online = {
+            name: Gauge(f"genrec_online_{name}", text, ["version"], registry=r)
+            for name, text in names.items()
+        }
+        self.online_ctr = Gauge(
+            "genrec_online_ctr", "share of lists answered at each position (1-based)",
+            ["version", "position"], registry=r,
+        )  # fmt: skip
+        self.online_events = Gauge(
+            "genrec_online_feedback_events", "feedback events in the reporting period", ["event"],
+            registry=r,
+        )  # fmt: skip
+
+    def set_online(self, versions: list[dict[str, Any]], events: dict[str, int]) -> None:
+        """Replace the online gauges with a report's rows (one per version)."""
+        for gauge in [*self.online.values(), self.online_ctr, self.online_events]:
+            gauge.clear()
+        for row in versions:
+            version = str(row["version"])
+            for name, gauge in self.online.items():
+                gauge.labels(version=version).set(float(row[name]))
+            for key, value in row.items():
+                if key.startswith("ctr_"):
+                    self.online_ctr.labels(version=version, position=key[4:]).set(float(value))
+        for event, count in events.items():
+            self.online_events.labels(event=event).set(count)
 
     def set_model(self, version: str) -> None:
         self.model_info.clear()

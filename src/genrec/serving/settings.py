@@ -79,6 +79,15 @@ class ServeSettings(BaseSettings):
     )
     learn_check_seconds: float = Field(default=2.0, gt=0.0)
     log_served: bool = Field(default=True, description="store every served list")
+    online_days: float = Field(
+        default=7.0, gt=0.0, description="days of served lists the online metrics cover"
+    )
+    online_window_hours: float = Field(
+        default=24.0, gt=0.0, description="how long after serving a positive event answers a list"
+    )
+    online_refresh_seconds: float = Field(
+        default=30.0, ge=0.0, description="recompute the online metrics at most this often"
+    )
     page_users: int = Field(default=200, ge=0, description="user ids offered on the web page")
 
     @field_validator("api_keys", "cors_origins", mode="before")

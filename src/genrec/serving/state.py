@@ -9,15 +9,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import queue
 import threading
+import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
 from fastapi import Depends, Request
 from starlette.exceptions import HTTPException
 
+from genrec.monitoring import OnlineReport, report_from_store
 from genrec.serving.batcher import MicroBatcher
 from genrec.serving.middleware import Metrics
 from genrec.serving.service import Answer, LoadedModel, ModelHolder, Query
@@ -80,6 +84,36 @@ class ServiceState:
     recommender: MicroBatcher[Query, Answer] | None = None
     feedback: MicroBatcher[FeedbackEvent, tuple[int, bool]] | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    online_at: float = -math.inf  # when the online metrics were last computed (monotonic)
+    online_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def online_report(self) -> OnlineReport:
+        """The online metrics of the last ``online_days`` (see genrec.monitoring)."""
+        settings = self.settings
+        assert self.store is not None
+        size = len(self.holder.current.catalog) if self.holder.ready else None
+        return report_from_store(
+            self.store,
+            since=datetime.now(UTC) - timedelta(days=settings.online_days),
+            window=timedelta(hours=settings.online_window_hours),
+            catalog_size=size,
+        )
+
+    def refresh_online(self) -> None:
+        """Recompute the online gauges if ``online_refresh_seconds`` have passed (one caller at
+        a time; a store error leaves the last values and is logged)."""
+        if self.store is None or not self.online_lock.acquire(blocking=False):
+            return
+        try:
+            if time.monotonic() - self.online_at < self.settings.online_refresh_seconds:
+                return
+            self.online_at = time.monotonic()
+            report = self.online_report()
+            self.metrics.set_online(report.to_dict()["versions"], report.events)
+        except Exception:
+            log.exception("online metrics: could not compute them from the store")
+        finally:
+            self.online_lock.release()
 
     async def open(self) -> None:
         """Open the store and start the batchers (the model is loaded separately)."""

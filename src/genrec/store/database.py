@@ -41,6 +41,7 @@ from genrec.store.records import (
     FeedbackEvent,
     ServedList,
     StoreError,
+    _utc,
     normalize_url,
 )
 
@@ -393,19 +394,27 @@ class FeedbackStore:
         with self._read() as conn:
             return int(conn.execute(stmt).scalar_one())
 
-    def feedback_frame(self) -> pd.DataFrame:
-        """All feedback events ordered by id; timestamps as UTC datetimes."""
+    def feedback_frame(self, since: datetime | None = None) -> pd.DataFrame:
+        """All feedback events (at or after ``since``) ordered by id; timestamps as UTC
+        datetimes."""
         columns = [_feedback.c[name] for name in frames.FEEDBACK_COLUMNS]
+        query = sa.select(*columns).order_by(_feedback.c.id)
+        if since is not None:
+            query = query.where(_feedback.c.ts >= _epoch(_utc(since, "since")))
         with self._read() as conn:
-            rows = conn.execute(sa.select(*columns).order_by(_feedback.c.id)).all()
+            rows = conn.execute(query).all()
         return frames.feedback_frame(rows)
 
-    def served_frame(self) -> pd.DataFrame:
-        """All served lists ordered by creation time; list columns hold Python lists."""
+    def served_frame(self, since: datetime | None = None) -> pd.DataFrame:
+        """All served lists (created at or after ``since``) ordered by creation time; list
+        columns hold Python lists."""
         columns = [_served.c[name] for name in frames.SERVED_COLUMNS]
         order = (_served.c.created_at, _served.c.recommendation_id)
+        query = sa.select(*columns).order_by(*order)
+        if since is not None:
+            query = query.where(_served.c.created_at >= _epoch(_utc(since, "since")))
         with self._read() as conn:
-            rows = conn.execute(sa.select(*columns).order_by(*order)).all()
+            rows = conn.execute(query).all()
         return frames.served_frame(rows)
 
     def export(self, path: str | Path, table: str = "feedback") -> Path:

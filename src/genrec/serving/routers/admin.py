@@ -1,8 +1,11 @@
-"""``POST /v1/admin/reload``: serve the newest model version without a restart."""
+"""``POST /v1/admin/reload``: serve the newest model version without a restart;
+``GET /v1/admin/online``: the online metrics per version."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from typing import Any
 
 from fastapi import APIRouter
 from starlette.exceptions import HTTPException
@@ -29,3 +32,14 @@ async def reload(state: State, force: bool = False) -> ReloadOut:
             409, f"reload failed, still serving the old model: {type(exc).__name__}"
         ) from None
     return ReloadOut(reloaded=swapped, model_version=version, previous_version=before)
+
+
+@router.get("/v1/admin/online")
+async def online(state: State) -> dict[str, Any]:
+    """The online metrics per model version over the last ``online_days`` (acceptance with its
+    95% interval, hits per list, CTR by position, coverage, novelty; and the same per time
+    bucket), as ``genrec report --json`` prints them."""
+    if state.store is None:
+        raise HTTPException(503, "the feedback store is not open yet")
+    report = await asyncio.to_thread(state.online_report)
+    return report.to_dict()

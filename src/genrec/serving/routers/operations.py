@@ -44,6 +44,8 @@ def readyz(state: State) -> JSONResponse:
     },
 )
 def metrics(state: State) -> Response:
-    """Request counts and latency, batch sizes, feedback and the model version, as Prometheus
-    text."""
+    """Request counts and latency, batch sizes, feedback and the model version; the online
+    metrics of each version over the last ``online_days`` (genrec.monitoring; recomputed at
+    most every ``online_refresh_seconds``), as Prometheus text."""
+    state.refresh_online()
     return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -344,8 +344,9 @@ class TrieTensors:
         counted from the blocked items alone, each node's leaf count less the blocked leaves
         under it, so the cost follows the blocked items rather than the catalog."""
         batch = allowed.shape[0]
-        rows, items = (~allowed).nonzero(as_tuple=True)
-        if len(items) * SPARSE_MASK_RATIO < allowed.numel():
+        blocked = ~allowed
+        if int(blocked.sum()) * SPARSE_MASK_RATIO < allowed.numel():
+            rows, items = blocked.nonzero(as_tuple=True)
             if not self.leaf_counts:
                 self.leaf_counts = [
                     torch.bincount(ids, minlength=size).to(torch.float32)

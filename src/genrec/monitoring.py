@@ -34,6 +34,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from genrec.store.records import as_utc
+
 if TYPE_CHECKING:
     from genrec.store.database import FeedbackStore
 
@@ -146,18 +148,18 @@ def online_metrics(
     lists = served.copy()
     lists["created"] = pd.to_datetime(lists["created_at"], utc=True)
     if since is not None:
-        lists = lists[lists["created"] >= _utc(since)]
+        lists = lists[lists["created"] >= as_utc(since, "since")]
     if until is not None:
-        lists = lists[lists["created"] < _utc(until)]
+        lists = lists[lists["created"] < as_utc(until, "until")]
     events = feedback.copy()
     events["when"] = pd.to_datetime(events["timestamp"], utc=True)
-    reference = pd.Timestamp(_utc(until) if until is not None else datetime.now(UTC))
+    reference = pd.Timestamp(as_utc(until, "until") if until is not None else datetime.now(UTC))
     lists["open"] = lists["created"] + window > reference  # may still be answered
     period = events
     if since is not None:
-        period = period[period["when"] >= _utc(since)]
+        period = period[period["when"] >= as_utc(since, "since")]
     if until is not None:
-        period = period[period["when"] < _utc(until)]
+        period = period[period["when"] < as_utc(until, "until")]
     volume = {str(k): int(v) for k, v in period["event"].value_counts().items()}
     positive = events[_is_positive(events, positive_rating)]
     answered = _answers(lists, positive, window)  # [(recommendation_id, position)]
@@ -182,10 +184,6 @@ def report_from_store(
 
 
 # ------------------------------------------------------------------------------------ helpers
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
 def _iso(value: Any) -> str:
     return pd.Timestamp(value).isoformat()
 

@@ -95,7 +95,7 @@ class SASRecConfig:
     tie_weights: bool = True  # score items with the input item embeddings (else a separate table)
     batch_size: int = 64  # training windows per step (over all processes under torchrun)
     # Items scored per step by the loss: None = every item up to 32,768 items, else the step's
-    # targets and 8,192 uniform draws (sampled softmax; genrec.training.negatives_for); 0 =
+    # targets and 8,192 uniform draws (sampled softmax; genrec.losses.negatives_for); 0 =
     # every item always; K = K draws.
     negatives: int | None = None
     accumulate: int = 1  # micro-batches per step and process (same step, less memory)

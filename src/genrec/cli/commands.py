@@ -19,6 +19,7 @@ from genrec.data.split import leave_one_out
 from genrec.evaluation import evaluate
 from genrec.inference import recommend_all
 from genrec.learning import FinetuneConfig
+from genrec.recommender import ModelDirError
 from genrec.store import default_sqlite_url, open_store
 
 
@@ -258,11 +259,12 @@ def cmd_report(args: argparse.Namespace) -> int:
     if args.window_hours <= 0:
         raise ConfigError(f"--window-hours must be positive, got {args.window_hours}")
     size = args.catalog_size
-    if size is None and args.model_dir is not None:
-        catalog = Path(args.model_dir) / "current" / "catalog.parquet"
-        if not catalog.is_file():
-            catalog = Path(args.model_dir) / "catalog.parquet"
-        if catalog.is_file():
+    if size is None and args.model_dir is not None:  # the catalog of the version in use
+        try:
+            catalog = lifecycle.resolve_model_dir(args.model_dir) / "catalog.parquet"
+        except ModelDirError:  # a folder with a store but no model: coverage over served items
+            catalog = None
+        if catalog is not None and catalog.is_file():
             import pyarrow.parquet as pq
 
             size = pq.ParquetFile(catalog).metadata.num_rows

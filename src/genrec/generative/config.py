@@ -64,7 +64,7 @@ class GenerativeConfig:
     later_items: int = 3
     # Items the dense head scores per step: None = every item up to 32,768 items, else the
     # step's targets and 8,192 uniform draws (a sampled softmax, which then distils into the
-    # last code level only; genrec.training.negatives_for); 0 = every item always; K = K draws.
+    # last code level only; genrec.losses.negatives_for); 0 = every item always; K = K draws.
     negatives: int | None = None
     path_loss_weight: float = 1.0
     # The path loss trains the decoder only: no gradient into the backbone or the item

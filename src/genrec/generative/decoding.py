@@ -158,7 +158,7 @@ def candidate_dense_logp(
     the catalog: [B, K]. Each row differs from the catalog-normalised values by one constant
     (guided or not), so a ranking that adds it to the path scores is the same, and the cost
     follows K rather than the catalog. Large catalogs (above FULL_SOFTMAX_MAX_ITEMS) rank so."""
-    weight, bias = net.node_table(len(net.node_embeddings))
+    weight, bias = net.item_table()
     safe = items.clamp(min=0)
     table, offset = weight[safe], bias[safe]  # [B, K, D], [B, K]
 

@@ -26,9 +26,7 @@ from transformers import GPT2Config, GPT2Model
 
 from genrec.indexing import TrieTensors
 from genrec.losses import FULL_SOFTMAX_MAX_ITEMS
-from genrec.training import (
-    init_weights,
-)
+from genrec.training import init_weights
 
 # child_logits gathers the children's embeddings (no gradient) when a depth has more than
 # this many nodes per child slot; below it one matrix product over the depth is faster.
@@ -236,6 +234,11 @@ class GenerativeNet(nn.Module):
         table: nn.Embedding = self.node_embeddings[depth]  # type: ignore[assignment]
         return table.weight, bias
 
+    def item_table(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The items' embeddings [N, D] and biases [N]: the last depth's nodes, which the dense
+        head scores."""
+        return self.node_table(len(self.node_embeddings))
+
     def child_logits(
         self, state: torch.Tensor, children: torch.Tensor, depth: int, detach_items: bool = False
     ) -> torch.Tensor:
@@ -279,7 +282,7 @@ class GenerativeNet(nn.Module):
 
     def flat_logits(self, state: torch.Tensor) -> torch.Tensor:
         """Scores of every item from the start state [M, D] -> [M, N] (the dense head)."""
-        weight, bias = self.node_table(len(self.node_embeddings))
+        weight, bias = self.item_table()
         return state @ weight.T + bias
 
     def path_loss(
@@ -312,19 +315,19 @@ class GenerativeNet(nn.Module):
             logp = self.child_logits(state, children, depth, detach_items)
             slot = (children == node[:, None]).float().argmax(dim=1)
             loss = loss - logp.gather(1, slot[:, None]).squeeze(1)
+            q = None  # the teacher's distribution over the true parent's children [M, C]
             if teacher is not None and distill_weight > 0:
                 mass = torch.zeros(len(targets), self.trie.nodes_per_depth[depth],
                                    device=state.device)  # fmt: skip
                 mass.index_add_(1, self.trie.node_ids[depth], teacher)  # [M, M_d]
                 q = mass.gather(1, children.clamp(min=0)).masked_fill(children < 0, 0.0)
-                q = q / q.sum(dim=1, keepdim=True).clamp_min(1e-12)  # [M, C]
-                kl = q * (q.clamp_min(1e-12).log() - logp.masked_fill(children < 0, 0.0))
-                loss = loss + distill_weight * kl.sum(dim=1)
+                q = q / q.sum(dim=1, keepdim=True).clamp_min(1e-12)
             elif teacher_state is not None and distill_weight > 0 and depth == last:
                 weight, bias = self.node_table(depth, detach_items=True)
                 safe = children.clamp(min=0)
                 dense = torch.einsum("md,mcd->mc", teacher_state, weight[safe]) + bias[safe]
-                q = dense.masked_fill(children < 0, float("-inf")).softmax(dim=1)  # [M, C]
+                q = dense.masked_fill(children < 0, float("-inf")).softmax(dim=1)
+            if q is not None:
                 kl = q * (q.clamp_min(1e-12).log() - logp.masked_fill(children < 0, 0.0))
                 loss = loss + distill_weight * kl.sum(dim=1)
             if depth < len(self.trie.node_ids) - 1:

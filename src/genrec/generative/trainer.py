@@ -5,7 +5,7 @@ Every position of every user's training sequence is a target (windows of ``max_l
 text where it has one, else with some probability a synthesized request naming one of the
 target's categories. The loss is the dense head's full-softmax cross-entropy on the decoder's
 start state (soft targets: the next item and, with ``later_weight``, the ones after it; over
-large catalogs a sampled softmax, see :func:`genrec.training.negatives_for`) plus the
+large catalogs a sampled softmax, see :func:`genrec.losses.negatives_for`) plus the
 teacher-forced negative log-likelihood of the target's code path, into which the dense head's
 (detached) distribution is distilled depth by depth. With ``detach_path`` (the default) the
 path loss trains the decoder and the request fusion only: the backbone and the item embeddings
@@ -73,7 +73,7 @@ class GeneratorObjective(nn.Module):
                 loss = cfg.flat_loss_weight * next_items_loss(flat, targets, cfg.later_weight)
                 teacher = flat.detach().softmax(dim=-1)
             else:
-                weight, bias = net.node_table(len(net.node_embeddings))  # the items [N, D], [N]
+                weight, bias = net.item_table()  # [N, D], [N]
                 drawn = negatives.to(self.device)
                 flat_loss = sampled_items_loss(
                     state, weight, bias, targets, drawn, cfg.later_weight

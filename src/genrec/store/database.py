@@ -41,7 +41,7 @@ from genrec.store.records import (
     FeedbackEvent,
     ServedList,
     StoreError,
-    _utc,
+    as_utc,
     normalize_url,
 )
 
@@ -400,7 +400,7 @@ class FeedbackStore:
         columns = [_feedback.c[name] for name in frames.FEEDBACK_COLUMNS]
         query = sa.select(*columns).order_by(_feedback.c.id)
         if since is not None:
-            query = query.where(_feedback.c.ts >= _epoch(_utc(since, "since")))
+            query = query.where(_feedback.c.ts >= _epoch(as_utc(since, "since")))
         with self._read() as conn:
             rows = conn.execute(query).all()
         return frames.feedback_frame(rows)
@@ -412,7 +412,7 @@ class FeedbackStore:
         order = (_served.c.created_at, _served.c.recommendation_id)
         query = sa.select(*columns).order_by(*order)
         if since is not None:
-            query = query.where(_served.c.created_at >= _epoch(_utc(since, "since")))
+            query = query.where(_served.c.created_at >= _epoch(as_utc(since, "since")))
         with self._read() as conn:
             rows = conn.execute(query).all()
         return frames.served_frame(rows)

@@ -18,7 +18,7 @@ class StoreError(RuntimeError):
     """The store cannot be used: bad URL, unreachable database, or a schema it does not know."""
 
 
-def _utc(value: datetime, name: str) -> datetime:
+def as_utc(value: datetime, name: str) -> datetime:
     if not isinstance(value, datetime):
         raise ValueError(f"{name} must be a datetime, got {type(value).__name__}")
     if value.tzinfo is None or value.tzinfo.utcoffset(value) is None:
@@ -49,7 +49,7 @@ class FeedbackEvent:
             value = getattr(self, name)
             if value is not None and (not isinstance(value, str) or not value):
                 raise ValueError(f"{name} must be a non-empty string or None, got {value!r}")
-        object.__setattr__(self, "timestamp", _utc(self.timestamp, "timestamp"))
+        object.__setattr__(self, "timestamp", as_utc(self.timestamp, "timestamp"))
         if self.event == "rating":
             if (
                 isinstance(self.value, bool)
@@ -81,7 +81,7 @@ class ServedList:
             raise ValueError(
                 f"recommendation_id must be a non-empty string, got {self.recommendation_id!r}"
             )
-        object.__setattr__(self, "created_at", _utc(self.created_at, "created_at"))
+        object.__setattr__(self, "created_at", as_utc(self.created_at, "created_at"))
 
 
 def normalize_url(url: str) -> str:

@@ -15,7 +15,7 @@ from genrec.learning.config import FinetuneConfig
 from genrec.learning.examples import FeedbackExamples
 from genrec.learning.objectives import chunk_loss, normalizers, reference_logprobs, scored_items
 from genrec.recommender import Recommender
-from genrec.training import seed_everything
+from genrec.training import deterministic_algorithms, seed_everything
 
 ModelT = TypeVar("ModelT", bound=Recommender)
 
@@ -44,28 +44,29 @@ def finetune(
     history: list[dict[str, float]] = []
     steps = 0
     bar = tqdm(range(config.epochs), desc="finetune", unit="epoch", disable=not progress)
-    for _ in bar:
-        order = rng.permutation(len(examples))
-        sums: dict[str, float] = defaultdict(float)
-        batches = 0
-        for start in range(0, len(order), config.batch_size):
-            rows = [int(r) for r in order[start : start + config.batch_size]]
-            norm = normalizers(examples, rows)
-            chunk = backbone.micro_batch or len(rows)
-            optimizer.zero_grad()
-            for at in range(0, len(rows), chunk):
-                loss, parts = chunk_loss(backbone, new, ref, scored, examples,
-                                          rows[at : at + chunk], norm, config)  # fmt: skip
-                loss.backward()  # gradients add up over the chunks of the batch
-                for k, v in parts.items():
-                    sums[k] += v
-            torch.nn.utils.clip_grad_norm_(params, 1.0)
-            optimizer.step()
-            steps += 1
-            batches += 1
-        epoch = {k: v / max(batches, 1) for k, v in sums.items()}
-        history.append(epoch)
-        bar.set_postfix({k: f"{v:.3f}" for k, v in epoch.items()})
+    with deterministic_algorithms():  # same seed, same weights, in any process
+        for _ in bar:
+            order = rng.permutation(len(examples))
+            sums: dict[str, float] = defaultdict(float)
+            batches = 0
+            for start in range(0, len(order), config.batch_size):
+                rows = [int(r) for r in order[start : start + config.batch_size]]
+                norm = normalizers(examples, rows)
+                chunk = backbone.micro_batch or len(rows)
+                optimizer.zero_grad()
+                for at in range(0, len(rows), chunk):
+                    loss, parts = chunk_loss(backbone, new, ref, scored, examples,
+                                              rows[at : at + chunk], norm, config)  # fmt: skip
+                    loss.backward()  # gradients add up over the chunks of the batch
+                    for k, v in parts.items():
+                        sums[k] += v
+                torch.nn.utils.clip_grad_norm_(params, 1.0)
+                optimizer.step()
+                steps += 1
+                batches += 1
+            epoch = {k: v / max(batches, 1) for k, v in sums.items()}
+            history.append(epoch)
+            bar.set_postfix({k: f"{v:.3f}" for k, v in epoch.items()})
     tuned = backbone.finish(new)
     report = {
         "objective": config.objective,

@@ -96,6 +96,53 @@ def test_the_guard_refuses_a_model_that_got_worse(model):
     assert promotion_check(model, model, None, 0.02).promoted
 
 
+@pytest.mark.parametrize(
+    ("recent", "valid", "promoted", "checks"),
+    [
+        ((0.60, 0.66), (0.20, 0.19), True, ("passed", "passed")),  # +10% new taste, -5% old
+        ((0.60, 0.66), (0.20, 0.17), False, ("passed", "failed")),  # -15% old: too much
+        ((0.60, 0.60), (0.20, 0.19), False, ("passed", "failed")),  # forgets, gains nothing
+        ((0.60, 0.50), (0.20, 0.22), False, ("failed", "passed")),  # ranks new taste worse
+        ((0.60, 0.90), (0.20, 0.17), False, ("passed", "failed")),  # gain capped at 10%
+    ],
+)
+def test_the_guard_trades_old_validation_only_for_newer_taste(
+    monkeypatch, recent, valid, promoted, checks
+):
+    before, after = object(), object()
+    monkeypatch.setattr(lifecycle, "in_list_auc", lambda m, _: recent[m is after])
+    monkeypatch.setattr(lifecycle, "_valid_ndcg", lambda m, _: valid[m is after])
+    split, holdout = object(), object()
+    found = promotion_check(before, after, split, 0.02, recent=holdout, max_forgetting=0.1)
+    assert found.promoted is promoted, found
+    assert (
+        found.checks["recent"].split(":")[0],
+        found.checks["validation"].split(":")[0],
+    ) == checks
+    assert found.recent_before == recent[0] and found.recent_after == recent[1]
+
+
+def test_the_recent_holdout_is_the_newest_lists_and_stays_out_of_the_finetune(model, store_url):
+    from genrec.learning.holdout import holdout_examples, in_list_auc, split_recent
+
+    events, lists = read_feedback(store_url)
+    older, newest = split_recent(events, lists, 0.25)
+    newest_lists = set(newest["recommendation_id"])
+    assert len(newest_lists) == 5 and not newest_lists & set(older["recommendation_id"])
+    served_at = lists.set_index("recommendation_id")["created_at"]
+    assert (
+        served_at[list(newest_lists)].min()
+        >= served_at[list(set(older["recommendation_id"]))].max()
+    )
+    assert holdout_examples(model, newest, lists, FinetuneConfig()) is None  # 5 < 20 lists
+    every = holdout_examples(model, events, lists, FinetuneConfig())
+    assert every is not None and len(every) == len(USERS)
+    # A fine-tune towards what these users took ranks it higher within their lists.
+    config = FinetuneConfig(objective="sft", epochs=20, lr=3e-3, batch_size=8, kl_weight=0.1)
+    tuned, _ = finetune(model, build_examples(model, events, lists), config)
+    assert in_list_auc(tuned, every) > in_list_auc(model, every) + 0.1
+
+
 class BrokenModel:
     """Recommends the same items to everyone: validation NDCG collapses."""
 
@@ -149,7 +196,7 @@ def test_finetune_version_keeps_the_old_version_when_the_guard_refuses(
     root, url = versions_with_feedback(tiny_model_dir, tmp_path)
     refused = lifecycle.Promotion(False, 0.2, 0.1, 0.02, "validation NDCG@10 fell 50.0% (> 2.0%)")
     # The guard's own verdicts are tested above; here, what a refusal does to the folder.
-    monkeypatch.setattr(lifecycle, "promotion_check", lambda *args: refused)
+    monkeypatch.setattr(lifecycle, "promotion_check", lambda *a, **k: refused)
     outcome = lifecycle.finetune_version(root, url, config=FinetuneConfig(epochs=1))
     assert not outcome.promoted and outcome.path == root / "v0002"
     lineage = json.loads((root / "v0002" / "genrec.json").read_text())["fit_info"]["lineage"]

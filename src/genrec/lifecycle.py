@@ -5,8 +5,10 @@ all go through these functions.
 A model folder is either one saved model (it has ``genrec.json``) or a folder of versions, each a
 saved model in its own subfolder (``v0001``, ``v0002``, ...). The version in use is the one a
 ``CURRENT`` file names, or else the last subfolder in name order. A fine-tune writes the next
-``vNNNN`` and points ``CURRENT`` at it only if it passes the guard (validation NDCG@10 may fall by
-at most the config's ``tolerance``); an existing version is never overwritten.
+``vNNNN`` and points ``CURRENT`` at it only if it passes the guard (:func:`promotion_check`: the
+newest feedback, held out of the fine-tune, must not be ranked worse, and validation NDCG@10 may
+fall by at most the config's ``tolerance``, or by what the newest feedback gained); an existing
+version is never overwritten.
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ from genrec.data.split import SequenceSplit, leave_one_out
 from genrec.evaluation import evaluate
 from genrec.learning import FinetuneConfig, build_examples, finetune, read_feedback
 from genrec.learning.backbones import backbone_for
+from genrec.learning.examples import FeedbackExamples
+from genrec.learning.holdout import holdout_examples, in_list_auc, split_recent
 from genrec.models import load, model_class
 from genrec.recommender import META_FILE, ModelDirError, Recommender
 
@@ -187,13 +191,18 @@ def recorded_data(model: Recommender) -> DataSpec | None:
 # ------------------------------------------------------------------------- promotion guard
 @dataclass(frozen=True)
 class Promotion:
-    """Whether a fine-tuned model may replace its parent, by validation NDCG@10."""
+    """Whether a fine-tuned model may replace its parent: validation NDCG@10 (``before`` /
+    ``after``) and, when there was one, the in-list AUC on the recent holdout of the feedback
+    (``recent_before`` / ``recent_after``). ``checks`` says what each check found."""
 
     promoted: bool
     before: float | None
     after: float | None
     tolerance: float
     reason: str
+    recent_before: float | None = None
+    recent_after: float | None = None
+    checks: dict[str, str] = dataclasses.field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -203,22 +212,52 @@ def relative_change(before: float, after: float) -> float:
     return (after - before) / before if before > 0 and math.isfinite(before) else 0.0
 
 
+def _valid_ndcg(model: Recommender, split: SequenceSplit) -> float:
+    return evaluate(model, split, "valid").metrics["ndcg@10"]
+
+
 def promotion_check(
     before_model: Recommender,
     after_model: Recommender,
     split: SequenceSplit | None,
     tolerance: float,
+    *,
+    recent: FeedbackExamples | None = None,
+    max_forgetting: float = 0.1,
 ) -> Promotion:
-    """Promote unless validation NDCG@10 falls by more than ``tolerance`` (relative)."""
+    """Promote unless a check fails. ``recent`` (the newest feedback's lists, see
+    :mod:`genrec.learning.holdout`): the in-list AUC on it may fall by at most ``tolerance``.
+    ``split`` (the old validation items): NDCG@10 may fall by at most ``tolerance``, or by as
+    much as the in-list AUC rose, up to ``max_forgetting``: a fine-tune that follows newer
+    taste may give up a little of the old one, one that only forgets is refused (relative
+    changes)."""
+    checks: dict[str, str] = {}
+    allowed, recent_ok, scores = tolerance, True, {}
+    if recent is not None:
+        r0, r1 = in_list_auc(before_model, recent), in_list_auc(after_model, recent)
+        gain = relative_change(r0, r1)
+        recent_ok = gain >= -tolerance
+        allowed = max(tolerance, min(gain, max_forgetting))
+        scores = {"recent_before": r0, "recent_after": r1}
+        checks["recent"] = f"{'passed' if recent_ok else 'failed'}: in-list AUC {gain:+.1%}"
     if split is None:
-        return Promotion(True, None, None, tolerance, "no validation data given: not checked")
-    before = evaluate(before_model, split, "valid").metrics["ndcg@10"]
-    after = evaluate(after_model, split, "valid").metrics["ndcg@10"]
-    change = relative_change(before, after)
-    if change < -tolerance:
-        return Promotion(False, before, after, tolerance,
-                         f"validation NDCG@10 fell {-change:.1%} (> {tolerance:.1%})")  # fmt: skip
-    return Promotion(True, before, after, tolerance, f"validation NDCG@10 changed {change:+.1%}")
+        reason = "no validation data given: not checked"
+        checks["validation"] = "not run"
+        promoted = recent_ok
+        before = after = None
+    else:
+        before, after = _valid_ndcg(before_model, split), _valid_ndcg(after_model, split)
+        change = relative_change(before, after)
+        valid_ok = change >= -allowed
+        checks["validation"] = (f"{'passed' if valid_ok else 'failed'}: NDCG@10 {change:+.1%} "
+                                f"(may fall {allowed:.1%})")  # fmt: skip
+        promoted = recent_ok and valid_ok
+        reason = f"validation NDCG@10 changed {change:+.1%}"
+        if not valid_ok:
+            reason = f"validation NDCG@10 fell {-change:.1%} (> {allowed:.1%})"
+    if "recent" in checks:
+        reason = f"recent feedback in-list AUC {gain:+.1%}; {reason}"
+    return Promotion(promoted, before, after, tolerance, reason, checks=checks, **scores)
 
 
 def validation_split(
@@ -279,6 +318,7 @@ def finetune_version(
     validation: DataSpec | None = None,
     guard: bool = True,
     progress: bool = False,
+    candidate: bool = False,
 ) -> FinetuneOutcome:
     """Fine-tune the model in use in ``model_dir`` on logged feedback into a new version.
 
@@ -287,7 +327,8 @@ def finetune_version(
     ``new_items`` is a catalog file whose unknown items join the model first. With a folder of
     versions the result is the next ``vNNNN`` and ``CURRENT`` moves to it if the guard passes
     (validation on ``validation``, by default the dataset the model records; ``guard=False``
-    promotes unchecked); with a single model folder, ``out`` names the new one."""
+    promotes unchecked; ``candidate`` leaves ``CURRENT`` as it is, for an A/B test); with a single
+    model folder, ``out`` names the new one."""
     root = Path(model_dir)
     parent = resolve_model_dir(root)
     model = load(parent)
@@ -305,20 +346,46 @@ def finetune_version(
     events, lists = read_feedback(str(feedback), str(served) if served else None)
     if since is not None and "received_at" in events:
         events = events[events["received_at"] >= pd.Timestamp(float(since), unit="s", tz="UTC")]
-    examples = build_examples(model, events, lists, config)
-    tuned, report = finetune(model, examples, config, progress=progress)
-    split, why_unchecked = validation_split(tuned, validation) if guard else (None, "")
-    promotion = promotion_check(model, tuned, split, config.tolerance)
+    split, why_unchecked = validation_split(model, validation) if guard else (None, "")
+    if not guard:
+        config = dataclasses.replace(config, recent_share=0.0)
+    tuned, report, promotion = guarded_finetune(model, events, lists, config, split,
+                                                progress=progress)  # fmt: skip
     if not guard:
         why_unchecked = "validation guard off (--no-validate): promoted unchecked"
-    if split is None:
+    if split is None and promotion.recent_before is None:
         promotion = dataclasses.replace(promotion, reason=why_unchecked)
+    elif split is None:
+        promotion = dataclasses.replace(promotion, reason=f"{promotion.reason}; {why_unchecked}")
     report["promotion"] = promotion.to_dict()
     save_version(tuned, target, parent=parent, parent_version=model_version(parent),
                  report=report, promoted=promotion.promoted)  # fmt: skip
     if in_versions and target.parent.resolve() == root.resolve():
-        set_current(root, target.name if promotion.promoted else parent.name)
+        promoted = promotion.promoted and not candidate
+        set_current(root, target.name if promoted else parent.name)
     return FinetuneOutcome(target, promotion, report, added, known)
+
+
+def guarded_finetune(
+    model: Recommender,
+    events: pd.DataFrame,
+    lists: pd.DataFrame | None,
+    config: FinetuneConfig,
+    split: SequenceSplit | None,
+    *,
+    progress: bool = False,
+) -> tuple[Recommender, dict[str, Any], Promotion]:
+    """Fine-tune on all but the newest ``config.recent_share`` of the served lists' feedback and
+    check the result (:func:`promotion_check`) on that newest feedback and on ``split``. With
+    too little recent feedback to check, it trains on all of it."""
+    older, newest = split_recent(events, lists, config.recent_share)
+    recent = holdout_examples(model, newest, lists, config)
+    examples = build_examples(model, older if recent is not None else events, lists, config)
+    tuned, report = finetune(model, examples, config, progress=progress)
+    promotion = promotion_check(model, tuned, split, config.tolerance, recent=recent,
+                                max_forgetting=config.max_forgetting)  # fmt: skip
+    report["recent_holdout"] = len(recent) if recent is not None else 0
+    return tuned, report, promotion
 
 
 def _new_version_path(root: Path, in_versions: bool, out: str | Path | None) -> Path:

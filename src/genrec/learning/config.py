@@ -26,6 +26,11 @@ class FinetuneConfig:
     negative_rating: float = 2.0
     ignored_impressions_are_negative: bool = True
     tolerance: float = 0.02  # largest relative drop of validation NDCG@10 still promoted
+    # The guard's recent holdout: the newest share of the served lists, kept out of the
+    # fine-tune; validation NDCG@10 may fall by as much as NDCG@10 on it rose, up to
+    # max_forgetting (a fine-tune that follows newer taste may trade a little of the old).
+    recent_share: float = 0.2
+    max_forgetting: float = 0.1
     seed: int = 0
 
     def validate(self) -> None:
@@ -38,3 +43,5 @@ class FinetuneConfig:
         require(self.max_events_per_user >= 1, "max_events_per_user must be at least 1")
         require(self.negative_rating < self.positive_rating, "negative_rating < positive_rating")
         require(0 <= self.tolerance < 1, "tolerance must be in [0, 1)")
+        require(0 <= self.recent_share < 1, "recent_share must be in [0, 1)")
+        require(0 <= self.max_forgetting < 1, "max_forgetting must be in [0, 1)")

@@ -193,3 +193,31 @@ def test_report_prints_the_online_metrics_of_each_version(tmp_path, capsys):
     assert "v0002" in capsys.readouterr().out and png.stat().st_size > 1000
     assert main(["report", "--model-dir", str(tmp_path), "--since", "yesterday"]) == 2
     assert "--since: not an ISO 8601 time" in capsys.readouterr().err
+
+
+def test_report_compares_the_arms_of_an_ab_test(tmp_path, capsys):
+    from datetime import UTC, datetime, timedelta
+
+    from genrec.store import FeedbackEvent, ServedList, default_sqlite_url
+    from genrec.store.database import FeedbackStore
+
+    now = datetime.now(UTC) - timedelta(hours=1)
+    lists, events = [], []
+    for n in range(400):  # control answered 1 time in 4, the candidate 1 in 2
+        arm, version, every = ("control", "v1", 4) if n % 2 else ("candidate", "v2", 2)
+        lists.append(ServedList(f"r{n}", f"u{n}", "", [], ["a", "b"], [0.0, 0.0], version,
+                                False, now, arm=arm))  # fmt: skip
+        if (n // 2) % every == 0:
+            events.append(FeedbackEvent(f"u{n}", "a", "like", now + timedelta(minutes=1)))
+    lists.append(ServedList("anon", None, "", [], ["a"], [0.0], "v1", False, now))  # no arm
+    with FeedbackStore(default_sqlite_url(tmp_path)) as store:
+        store.log_served(lists)
+        store.add_feedback_many(events)
+    assert main(["report", "--model-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "A/B test" in out and "significantly better" in out
+    assert main(["report", "--model-dir", str(tmp_path), "--json"]) == 0
+    ab = json.loads(capsys.readouterr().out)["ab"]
+    assert (ab["control_lists"], ab["candidate_lists"]) == (200, 200)
+    assert ab["control_acceptance"] == 0.25 and ab["candidate_acceptance"] == 0.5
+    assert ab["significant"] and ab["low"] > 0

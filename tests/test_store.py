@@ -23,7 +23,7 @@ from genrec.store import (
     default_sqlite_url,
     normalize_url,
 )
-from genrec.store.database import FeedbackStore
+from genrec.store.database import SCHEMA_VERSION, FeedbackStore
 
 T0 = datetime(2024, 5, 17, 9, 30, 15, 123457, tzinfo=UTC)
 
@@ -174,20 +174,47 @@ def test_counts_by_event(store: FeedbackStore) -> None:
 
 def test_schema_is_created_on_first_open_and_reopening_keeps_data(db_url: str) -> None:
     with FeedbackStore(db_url) as first:
-        assert first.schema_version == 1
+        assert first.schema_version == SCHEMA_VERSION
         first.add_feedback(click(key="k"))
     engine = sa.create_engine(normalize_url(db_url))
     try:
         with engine.connect() as conn:
-            assert conn.execute(sa.text("SELECT version FROM genrec_schema")).all() == [(1,)]
+            rows = conn.execute(sa.text("SELECT version FROM genrec_schema")).all()
+            assert rows == [(SCHEMA_VERSION,)]
         tables = set(sa.inspect(engine).get_table_names())
         assert {"genrec_schema", "feedback", "served"} <= tables
     finally:
         engine.dispose()
     with FeedbackStore(db_url) as again:
-        assert again.schema_version == 1
+        assert again.schema_version == SCHEMA_VERSION
         assert again.count_feedback() == 1
         assert again.add_feedback(click(key="k"))[1] is False
+
+
+def test_a_version_1_database_gains_the_arm_column_and_keeps_its_lists(db_url: str) -> None:
+    engine = sa.create_engine(normalize_url(db_url))
+    try:
+        with engine.begin() as conn:  # the schema genrec wrote before A/B tests
+            conn.execute(sa.text("CREATE TABLE genrec_schema (version INTEGER NOT NULL)"))
+            conn.execute(sa.text("INSERT INTO genrec_schema VALUES (1)"))
+            conn.execute(sa.text(
+                "CREATE TABLE served (recommendation_id TEXT PRIMARY KEY, user_id TEXT, "
+                "request TEXT NOT NULL, history TEXT NOT NULL, items TEXT NOT NULL, "
+                "scores TEXT NOT NULL, model_version TEXT NOT NULL, fallback BOOLEAN NOT NULL, "
+                "created_at DOUBLE PRECISION NOT NULL)"))  # fmt: skip
+            conn.execute(sa.text(
+                "INSERT INTO served VALUES ('old', 'u1', '', '[]', '[\"i1\"]', '[1.0]', 'v1', "
+                "false, 0)"))  # fmt: skip
+            conn.execute(sa.text("CREATE TABLE feedback (id INTEGER PRIMARY KEY)"))
+    finally:
+        engine.dispose()
+    with FeedbackStore(db_url) as store:
+        assert store.schema_version == SCHEMA_VERSION
+        old = store.served("old")
+        assert old is not None and old.items == ["i1"] and old.arm is None
+        store.log_served([served_list("new", arm="candidate")])
+        assert store.served("new").arm == "candidate"
+        assert list(store.served_frame()["arm"]) == [None, "candidate"]
 
 
 def test_database_with_a_newer_schema_is_refused(db_url: str) -> None:
@@ -199,7 +226,7 @@ def test_database_with_a_newer_schema_is_refused(db_url: str) -> None:
     finally:
         engine.dispose()
     with pytest.raises(
-        StoreError, match=r"schema version 99 is newer than this genrec \(knows 1\)"
+        StoreError, match=rf"schema version 99 is newer than this genrec \(knows {SCHEMA_VERSION}\)"
     ):
         FeedbackStore(db_url)
 
@@ -222,11 +249,12 @@ def test_stores_opening_at_once_migrate_once(db_url: str) -> None:
         thread.start()
     for thread in threads:
         thread.join()
-    assert not errors and versions == [1, 1, 1, 1]
+    assert not errors and versions == [SCHEMA_VERSION] * 4
     engine = sa.create_engine(normalize_url(db_url))
     try:
         with engine.connect() as conn:
-            assert conn.execute(sa.text("SELECT version FROM genrec_schema")).all() == [(1,)]
+            rows = conn.execute(sa.text("SELECT version FROM genrec_schema")).all()
+            assert rows == [(SCHEMA_VERSION,)]
     finally:
         engine.dispose()
 

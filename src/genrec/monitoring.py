@@ -17,9 +17,11 @@ only. Per model version (and per time bucket, for the charts):
   given;
 - ``events``: feedback volume in the period, by kind.
 
-Acceptance is a proportion: its 95% interval is Wilson's. Lists served less than ``window``
-ago (before ``until``) can still be answered: they count as they stand, and ``open`` says how
-many there are, so compare versions over the same period (an A/B test's arms always are).
+Lists served in an A/B test record their arm: ``arms`` has the same figures per arm and version
+(:mod:`genrec.abtest` compares them). Acceptance is a proportion: its 95% interval is Wilson's.
+Lists served less than ``window`` ago (before ``until``) can still be answered: they count as
+they stand, and ``open`` says how many there are, so compare versions over the same period (an
+A/B test's arms always are).
 """
 
 from __future__ import annotations
@@ -70,6 +72,7 @@ class OnlineReport:
     since: datetime | None = None
     until: datetime | None = None
     events: dict[str, int] = field(default_factory=dict)
+    arms: pd.DataFrame = field(default_factory=pd.DataFrame)  # A/B arms: rows per arm, version
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: the same figures as the table, plus the series the charts draw."""
@@ -82,6 +85,7 @@ class OnlineReport:
             "events": self.events,
             "versions": _records(self.versions),
             "over_time": _records(over_time),
+            "arms": _records(self.arms),
         }
 
     def table(self) -> str:
@@ -171,7 +175,10 @@ def online_metrics(
     over_time = _summaries(lists, answered, ["bucket", "version"], pop, size)
     ctr_cols = [f"ctr_{k}" for k in range(1, POSITIONS + 1)]
     positions = by_version.set_index("version")[ctr_cols] if len(by_version) else pd.DataFrame()
-    return OnlineReport(by_version, over_time, positions, window, step, since, until, volume)
+    in_test = lists[lists["arm"].notna()] if "arm" in lists else lists.iloc[:0]
+    arms = _summaries(in_test, answered, ["arm", "version"], pop, size) if len(in_test) else None
+    return OnlineReport(by_version, over_time, positions, window, step, since, until, volume,
+                        arms if arms is not None else pd.DataFrame())  # fmt: skip
 
 
 def report_from_store(

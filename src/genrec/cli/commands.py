@@ -184,6 +184,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         reload_poll_seconds=args.reload_poll,
         learn_every=None if args.learn_every is None else args.learn_every[0],
         learn_every_minutes=None if args.learn_every is None else args.learn_every[1],
+        ab=args.ab,
+        promote_on_win=args.promote_on_win,
+        ab_min_lists=args.ab_min_lists,
     )
     settings.check_startable()
     path = lifecycle.resolve_model_dir(settings.model_dir)
@@ -211,6 +214,7 @@ def cmd_finetune(args: argparse.Namespace) -> int:
         validation=data_spec(args) if args.data else None,
         guard=not args.no_validate,
         progress=not args.quiet,
+        candidate=args.candidate,
     )
     if args.new_items:
         print(f"new items: {outcome.new_items_added} added, {outcome.new_items_known} already "
@@ -220,6 +224,11 @@ def cmd_finetune(args: argparse.Namespace) -> int:
     if promotion.before is None:
         print(f"warning: {promotion.reason}", file=sys.stderr)
     verdict = "promoted" if promotion.promoted else "NOT promoted (the old model stays)"
+    if args.candidate:
+        verdict = ("passed the guard" if promotion.promoted else "failed the guard") + (
+            f"; a candidate, CURRENT unchanged (A/B test it: genrec serve --ab "
+            f"{outcome.path.name}=20%)"
+        )
     print(f"wrote {outcome.path} ({config.objective}, {outcome.report['steps']} steps): "
           f"{verdict}; {promotion.reason}")  # fmt: skip
     return 0
@@ -252,6 +261,7 @@ def _when(text: str | None, flag: str) -> datetime | None:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    from genrec.abtest import compare_arms
     from genrec.monitoring import report_from_store
 
     if args.db is None and args.model_dir is None:
@@ -280,10 +290,16 @@ def cmd_report(args: argparse.Namespace) -> int:
     finally:
         store.close()
     if args.json:
-        print_json(report.to_dict())
+        out = report.to_dict()
+        if len(report.arms):
+            out["ab"] = compare_arms(report.arms).to_dict()
+        print_json(out)
     else:
         print(f"online metrics from {store.display_url}")
         print(report.table())
+        if len(report.arms):
+            print("\nA/B test (lists that recorded an arm):")
+            print(compare_arms(report.arms).text())
     if args.png:
         print(f"wrote {report.plot(args.png)}", file=sys.stderr if args.json else sys.stdout)
     return 0

@@ -171,7 +171,8 @@ def add_serve(sub: Subparsers) -> None:
         "serve recommendations and collect feedback over HTTP",
         "examples:\n  GENREC_API_KEYS=$(openssl rand -hex 16) genrec serve --model-dir "
         "artifacts/demo\n  genrec serve --model-dir artifacts/demo --insecure-dev --port 8080\n"
-        "  genrec serve --model-dir models/ --db postgresql://user:pw@host/db --workers 4\n\n"
+        "  genrec serve --model-dir models/ --db postgresql://user:pw@host/db --workers 4\n"
+        "  genrec serve --model-dir models/ --ab v0004=20%% --promote-on-win\n\n"
         "Every setting also reads from GENREC_<NAME> (e.g. GENREC_API_KEYS=k1,k2) and from "
         "--config FILE; see docs/api.md.",
     )
@@ -195,6 +196,25 @@ def add_serve(sub: Subparsers) -> None:
         help="fine-tune on feedback after N new events (e.g. 500), or every M minutes that saw "
         "feedback (e.g. 30min, 2h), and serve the result (needs a folder of versions; default: "
         "never)",
+    )
+    serve.add_argument(
+        "--ab",
+        metavar="CANDIDATE=SHARE",
+        help="A/B test: serve version CANDIDATE of the model folder (or a saved model path) to "
+        "SHARE of users (e.g. v0004=20%%), split by a stable hash of the user id; every list "
+        "records its arm and `genrec report` compares them",
+    )
+    serve.add_argument(
+        "--promote-on-win",
+        nargs="?",
+        const="win",
+        choices=["win", "not-worse"],
+        help="with --ab: make the candidate CURRENT once it wins online (acceptance significantly "
+        "higher), or with 'not-worse' once it cannot be much worse (--ab-min-lists lists per arm "
+        "first); a candidate that loses ends the test",
+    )
+    serve.add_argument(
+        "--ab-min-lists", type=int, help="lists each arm needs before deciding (default 1000)"
     )
     serve.add_argument(
         "--insecure-dev",
@@ -247,6 +267,12 @@ def add_finetune(sub: Subparsers) -> None:
         action="store_true",
         help="promote without the validation guard (by default the guard uses --data, or the "
         "dataset the model records it was trained on)",
+    )
+    ft.add_argument(
+        "--candidate",
+        action="store_true",
+        help="write the new version as a candidate for an A/B test: CURRENT stays where it is "
+        "(then: genrec serve --ab vNNNN=20%% --promote-on-win)",
     )
     a.add_data_args(ft, required=False)
     ft.set_defaults(func=cmd_finetune)

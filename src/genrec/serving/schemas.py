@@ -105,6 +105,11 @@ class RecommendationOut(BaseModel):
         description="the hard constraints read from the request (category, exclude, max, "
         "min, years, similar), each applied as a filter: no returned item violates one",
     )
+    arm: str | None = Field(
+        default=None,
+        description="during an A/B test (serve --ab), the user's arm: 'control' or 'candidate' "
+        "(null for requests without a user_id, which are not in the test)",
+    )
     latency_ms: float
 
 

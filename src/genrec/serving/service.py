@@ -45,6 +45,7 @@ class Answer:
     history: list[str]
     model_version: str
     understood: list[dict[str, object]] = field(default_factory=list)
+    arm: str | None = None  # the A/B arm that answered, if a test is running
 
 
 @dataclass

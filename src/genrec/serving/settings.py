@@ -20,6 +20,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from genrec.abtest import POLICIES, TrafficSplit
 from genrec.config import ConfigError
 
 
@@ -88,6 +89,23 @@ class ServeSettings(BaseSettings):
     online_refresh_seconds: float = Field(
         default=30.0, ge=0.0, description="recompute the online metrics at most this often"
     )
+    ab: str | None = Field(
+        default=None,
+        description="A/B test: CANDIDATE=SHARE, e.g. v0004=20%: that version of the model "
+        "folder (or a saved model path) answers SHARE of users, by a stable hash of the user id",
+    )
+    promote_on_win: str | None = Field(
+        default=None,
+        description="with ab: 'win' makes the candidate CURRENT once its acceptance is "
+        "significantly higher; 'not-worse' once the difference's 95% lower bound is above "
+        "-ab_margin; a candidate significantly worse ends the test",
+    )
+    ab_min_lists: int = Field(
+        default=1000, ge=1, description="lists each arm needs before the test is decided"
+    )
+    ab_margin: float = Field(
+        default=0.01, ge=0.0, lt=1.0, description="acceptance a 'not-worse' candidate may lose"
+    )
     page_users: int = Field(default=200, ge=0, description="user ids offered on the web page")
 
     @field_validator("api_keys", "cors_origins", mode="before")
@@ -95,6 +113,20 @@ class ServeSettings(BaseSettings):
     def _split_commas(cls, value: Any) -> Any:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("ab")
+    @classmethod
+    def _ab_split(cls, value: str | None) -> str | None:
+        if value is not None:
+            TrafficSplit.parse(value)  # a ValueError names what is wrong
+        return value
+
+    @field_validator("promote_on_win")
+    @classmethod
+    def _policy(cls, value: str | None) -> str | None:
+        if value is not None and value not in POLICIES:
+            raise ValueError(f"must be one of {', '.join(POLICIES)}")
         return value
 
     @field_validator("api_keys")
@@ -130,7 +162,10 @@ class ServeSettings(BaseSettings):
         return self.learn_every > 0 or self.learn_every_minutes > 0
 
     def check_startable(self) -> None:
-        """Refuse to serve with open write endpoints unless explicitly asked to."""
+        """Refuse to serve with open write endpoints unless explicitly asked to, or to promote
+        without a test."""
+        if self.promote_on_win and not self.ab:
+            raise ConfigError("--promote-on-win needs an A/B test: give --ab CANDIDATE=SHARE")
         if not self.api_keys and not self.insecure_dev:
             raise ConfigError(
                 "no API key configured: set GENREC_API_KEYS=key1,key2 (or api_keys in the config "

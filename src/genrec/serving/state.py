@@ -13,6 +13,7 @@ import math
 import queue
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,8 +22,16 @@ from typing import Annotated
 from fastapi import Depends, Request
 from starlette.exceptions import HTTPException
 
+from genrec.abtest import TrafficSplit, decide
+from genrec.lifecycle import set_current
 from genrec.monitoring import OnlineReport, report_from_store
 from genrec.serving.batcher import MicroBatcher
+from genrec.serving.experiment import (
+    Experiment,
+    comparison,
+    start_experiment,
+    why_not_promotable,
+)
 from genrec.serving.middleware import Metrics
 from genrec.serving.service import Answer, LoadedModel, ModelHolder, Query
 from genrec.serving.settings import ServeSettings
@@ -86,6 +95,16 @@ class ServiceState:
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     online_at: float = -math.inf  # when the online metrics were last computed (monotonic)
     online_lock: threading.Lock = field(default_factory=threading.Lock)
+    experiment: Experiment | None = None  # a running A/B test (--ab)
+
+    def answer(self, queries: Sequence[Query]) -> list[Answer]:
+        """Answer a batch with the version in use, or, during an A/B test, each query with its
+        arm's version."""
+        control = self.holder.current
+        experiment = self.experiment
+        if experiment is None or experiment.outcome:
+            return control.answer(queries)
+        return experiment.answer(control, queries)
 
     def online_report(self) -> OnlineReport:
         """The online metrics of the last ``online_days`` (see genrec.monitoring)."""
@@ -123,7 +142,7 @@ class ServiceState:
         if settings.log_served:
             self.served_log = ServedLog(store, self.metrics)
         self.recommender = MicroBatcher(
-            lambda queries: self.holder.current.answer(queries),
+            self.answer,
             max_batch=settings.batch_max,
             max_wait_ms=settings.batch_wait_ms,
             name="decode",
@@ -190,6 +209,19 @@ async def load_model(state: ServiceState) -> None:
         return
     state.metrics.set_model(loaded.version)
     log.info("serving model %s from %s", loaded.version, loaded.path)
+    if state.settings.ab:
+        try:
+            split = TrafficSplit.parse(state.settings.ab)
+            root = Path(state.settings.model_dir)
+            state.experiment = await asyncio.to_thread(start_experiment, split, root, loaded)
+        except Exception as exc:
+            state.load_error = f"the A/B candidate could not be loaded: {exc}"
+            log.exception("A/B candidate load failed")
+            return
+        log.info("A/B test: %.0f%% of users get %s (%s)", 100 * split.share,
+                 state.experiment.candidate.version, state.experiment.candidate.path)  # fmt: skip
+        if state.settings.promote_on_win:
+            state.tasks.append(asyncio.create_task(watch_experiment(state)))
 
 
 async def swap_in_newest(state: ServiceState, force: bool = False) -> tuple[bool, str, str | None]:
@@ -213,3 +245,35 @@ async def poll_reload(state: ServiceState) -> None:
             await swap_in_newest(state)
         except Exception:
             log.exception("polling reload failed; still serving the old model")
+
+
+async def watch_experiment(state: ServiceState) -> None:
+    """Every ``online_refresh_seconds``, compare the A/B arms and act on ``promote_on_win``:
+    promote a winner (it becomes ``CURRENT`` and everyone gets it), end a loser's test."""
+    settings = state.settings
+    while state.experiment is not None and not state.experiment.outcome:
+        await asyncio.sleep(max(settings.online_refresh_seconds, 0.2))
+        experiment = state.experiment
+        if experiment is None or experiment.outcome or not settings.promote_on_win:
+            continue
+        try:
+            assert state.store is not None
+            found = await asyncio.to_thread(comparison, state.store,
+                                            settings.online_window_hours, experiment)  # fmt: skip
+            action = decide(found, settings.promote_on_win, settings.ab_min_lists,
+                            settings.ab_margin)  # fmt: skip
+            root = Path(settings.model_dir)
+            blocked = why_not_promotable(experiment, root) if action == "promote" else None
+            if action == "stop":
+                experiment.outcome = f"stopped: the candidate lost ({found.verdict})"
+            elif action == "promote" and blocked:
+                experiment.outcome = f"won ({found.verdict}) but not promoted: {blocked}"
+            elif action == "promote":
+                await asyncio.to_thread(set_current, root, experiment.candidate.path.name)
+                await swap_in_newest(state)
+                experiment.outcome = f"promoted to CURRENT: {found.verdict}"
+        except Exception:
+            log.exception("A/B test: could not compare the arms; the test goes on")
+            continue
+        if experiment.outcome:
+            log.info("A/B test %s: %s", experiment.split.candidate, experiment.outcome)

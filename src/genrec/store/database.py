@@ -106,16 +106,24 @@ _served = sa.Table(
     sa.Column("model_version", sa.Text, nullable=False),
     sa.Column("fallback", sa.Boolean, nullable=False),
     sa.Column("created_at", sa.Double, nullable=False),
+    sa.Column("arm", sa.Text, nullable=True),  # A/B arm (migration 2); None outside a test
 )
 
 
 def _migration_1(conn: Connection) -> None:
-    """Create the feedback and served tables with their indexes."""
+    """Create the feedback and served tables with their indexes (as the code defines them
+    now: later steps skip what a fresh database already has)."""
     _metadata.create_all(conn, tables=[_feedback, _served], checkfirst=False)
 
 
+def _migration_2(conn: Connection) -> None:
+    """Add ``served.arm``: which arm of an A/B test a list was served in."""
+    if "arm" not in {c["name"] for c in sa.inspect(conn).get_columns("served")}:
+        conn.execute(sa.text("ALTER TABLE served ADD COLUMN arm TEXT"))
+
+
 # Ordered; step i (1-based) moves the schema from version i - 1 to version i. Append, never edit.
-_MIGRATIONS: tuple[Callable[[Connection], None], ...] = (_migration_1,)
+_MIGRATIONS: tuple[Callable[[Connection], None], ...] = (_migration_1, _migration_2)
 SCHEMA_VERSION = len(_MIGRATIONS)
 
 
@@ -342,6 +350,7 @@ class FeedbackStore:
                 "model_version": served.model_version,
                 "fallback": bool(served.fallback),
                 "created_at": _epoch(served.created_at),
+                "arm": served.arm,
             }
             for served in lists
         ]
@@ -382,6 +391,7 @@ class FeedbackStore:
             model_version=row["model_version"],
             fallback=bool(row["fallback"]),
             created_at=_from_epoch(row["created_at"]),
+            arm=row["arm"],
         )
 
     def count_feedback(self, event: str | None = None) -> int:

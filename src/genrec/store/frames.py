@@ -36,6 +36,7 @@ SERVED_COLUMNS = (
     "model_version",
     "fallback",
     "created_at",
+    "arm",
 )
 # Columns of ``served`` stored as JSON lists.
 LIST_COLUMNS = ("history", "items", "scores")
@@ -85,6 +86,7 @@ def served_frame(rows: Sequence[Sequence[Any]]) -> pd.DataFrame:
             "model_version": pd.Series(data.get("model_version", ()), dtype=object),
             "fallback": pd.Series([bool(v) for v in data.get("fallback", ())], dtype=bool),
             "created_at": epoch_series(data.get("created_at", ())),
+            "arm": pd.Series(data.get("arm", ()), dtype=object),
         }
     )
 

@@ -75,6 +75,7 @@ class ServedList:
     model_version: str
     fallback: bool
     created_at: datetime
+    arm: str | None = None  # the A/B arm ("control", "candidate"); None outside a test
 
     def __post_init__(self) -> None:
         if not isinstance(self.recommendation_id, str) or not self.recommendation_id:

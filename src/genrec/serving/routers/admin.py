@@ -11,6 +11,7 @@ from fastapi import APIRouter
 from starlette.exceptions import HTTPException
 
 from genrec.recommender import ModelDirError
+from genrec.serving.experiment import comparison
 from genrec.serving.schemas import ReloadOut
 from genrec.serving.state import State, swap_in_newest
 
@@ -38,8 +39,16 @@ async def reload(state: State, force: bool = False) -> ReloadOut:
 async def online(state: State) -> dict[str, Any]:
     """The online metrics per model version over the last ``online_days`` (acceptance with its
     95% interval, hits per list, CTR by position, coverage, novelty; and the same per time
-    bucket), as ``genrec report --json`` prints them."""
+    bucket), as ``genrec report --json`` prints them; during an A/B test, ``ab``: the test and
+    its arms compared since it started."""
     if state.store is None:
         raise HTTPException(503, "the feedback store is not open yet")
     report = await asyncio.to_thread(state.online_report)
-    return report.to_dict()
+    out = report.to_dict()
+    experiment = state.experiment
+    if experiment is not None:
+        assert state.store is not None
+        found = await asyncio.to_thread(comparison, state.store,
+                                        state.settings.online_window_hours, experiment)  # fmt: skip
+        out["ab"] = {**experiment.describe(), "comparison": found.to_dict()}
+    return out

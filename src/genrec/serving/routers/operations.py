@@ -22,12 +22,14 @@ def healthz() -> dict[str, str]:
 
 @router.get("/readyz")
 def readyz(state: State) -> JSONResponse:
-    """200 once the model is loaded and the store is open, else 503."""
-    if state.holder.ready and state.store is not None:
+    """200 once the model (and an A/B test's candidate) is loaded and the store is open, else
+    503 with the reason."""
+    if state.holder.ready and state.store is not None and state.load_error is None:
         loaded = state.holder.current
-        return JSONResponse(
-            {"ready": True, "model_version": loaded.version, "model_path": str(loaded.path)}
-        )
+        body = {"ready": True, "model_version": loaded.version, "model_path": str(loaded.path)}
+        if state.experiment is not None:
+            body["ab"] = state.experiment.describe()
+        return JSONResponse(body)
     reason = state.load_error or "the model is loading"
     return JSONResponse({"ready": False, "error": reason}, status_code=503)
 

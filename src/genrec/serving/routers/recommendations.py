@@ -51,6 +51,7 @@ async def recommend(body: RecommendationIn, state: State) -> RecommendationOut:
         fallback=answer.fallback,
         warnings=answer.warnings,
         understood=answer.understood,
+        arm=answer.arm,
         latency_ms=round(latency, 3),
     )
 
@@ -82,6 +83,7 @@ def served_list(recommendation_id: str, query: Query, answer: Answer) -> ServedL
         model_version=answer.model_version,
         fallback=answer.fallback,
         created_at=datetime.now(UTC),
+        arm=answer.arm,
     )
 
 

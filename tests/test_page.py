@@ -8,12 +8,14 @@ import socket
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
 
-from genrec.store import default_sqlite_url
+from genrec.store import FeedbackEvent, ServedList, default_sqlite_url
 from genrec.store.database import FeedbackStore
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -40,6 +42,7 @@ def server(tmp_path_factory, tiny_model_dir):
     _require_chromium()
     model_dir = tmp_path_factory.mktemp("model") / "m"
     shutil.copytree(tiny_model_dir, model_dir)  # the server writes its store beside the model
+    served_before(default_sqlite_url(model_dir))
     port = free_port()
     env = {**os.environ, "GENREC_API_KEYS": KEY}
     log = (model_dir.parent / "server.log").open("w")
@@ -66,6 +69,34 @@ def server(tmp_path_factory, tiny_model_dir):
     proc.terminate()
     proc.wait(timeout=30)
     log.close()
+
+
+def served_before(url: str) -> None:
+    """Two earlier versions' lists over the last two days, the newer one accepted more."""
+    rng = np.random.default_rng(0)
+    now = datetime.now(UTC)
+    lists, events = [], []
+    for n in range(600):
+        version, rate = ("v-old", 0.25) if n % 2 else ("v-new", 0.4)
+        when = now - timedelta(hours=47 - n * 46 / 600 + (24 if version == "v-old" else 0))
+        items = [f"{'ab'[j % 2]}{j // 2}" for j in rng.permutation(20)[:5]]
+        rec_id = f"sim-{n}"
+        lists.append(ServedList(rec_id, f"sim-user-{n}", "", [], items, [0.0] * 5, version, False,
+                                when))  # fmt: skip
+        for pos, item in enumerate(items):
+            if rng.random() < rate / (1 + pos):
+                events.append(
+                    FeedbackEvent(
+                        f"sim-user-{n}",
+                        item,
+                        "click",
+                        when + timedelta(minutes=5),
+                        recommendation_id=rec_id,
+                    )
+                )
+    with FeedbackStore(url) as store:
+        store.log_served(lists)
+        store.add_feedback_many(events)
 
 
 @pytest.fixture(scope="module")
@@ -125,3 +156,37 @@ def test_a_chinese_request_shows_a_chinese_sentence_and_errors_are_shown(server,
     page.locator("[data-testid=results] li button[data-event=dislike]").first.click()
     page.wait_for_function("document.getElementById('status').className === 'error'")
     assert "API key" in page.locator("#status").inner_text()
+
+
+def test_the_dashboard_charts_the_online_metrics_of_each_version(server, browser, tmp_path):
+    url, _ = server
+    page = browser.new_page(viewport={"width": 900, "height": 1400})
+    page.goto(url + "/")
+    page.fill("#key", KEY)
+    page.click("#dash-load")
+    page.wait_for_function("document.querySelectorAll('#dashboard .uplot').length === 3")
+    rows = page.locator("[data-testid=versions] tr")
+    table = {rows.nth(i).locator("td").nth(0).inner_text(): rows.nth(i).locator("td").nth(2)
+             .inner_text() for i in range(1, rows.count())}  # fmt: skip
+    assert {"v-old", "v-new"} <= set(table)
+    accept = {v: float(table[v].split("%")[0]) for v in ("v-old", "v-new")}
+    assert accept["v-new"] > accept["v-old"] > 0
+    titles = page.locator("#dashboard .u-title").all_inner_texts()
+    assert titles[1:] == ["hits per list", "CTR by position"] and titles[0].startswith("acceptance")
+    legend = page.locator("#chart-acceptance .u-legend").inner_text()
+    assert "v-old" in legend and "v-new" in legend
+    assert "events" in page.locator("#dash-status").inner_text()
+    shot = Path(os.environ.get("GENREC_DASHBOARD_PNG") or tmp_path / "dashboard.png")
+    page.locator("#dashboard").screenshot(path=str(shot))
+    assert shot.stat().st_size > 10_000
+
+
+def test_the_dashboard_says_when_the_key_is_missing(server, browser):
+    url, _ = server
+    page = browser.new_page()
+    page.goto(url + "/")
+    page.fill("#key", "")
+    page.click("#dash-load")
+    page.wait_for_function("document.getElementById('dash-status').className === 'error'")
+    assert "API key" in page.locator("#dash-status").inner_text()
+    assert page.locator("#dashboard .uplot").count() == 0

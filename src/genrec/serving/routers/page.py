@@ -1,4 +1,6 @@
-"""``GET /``: a plain HTML page for trying the model in a browser (not part of the API schema)."""
+"""``GET /``: a plain HTML page for trying the model in a browser and watching the online metrics
+(not part of the API schema); ``GET /static/NAME``: the files it loads, vendored in the package
+(``static/README.md`` says from where)."""
 
 from __future__ import annotations
 
@@ -8,7 +10,8 @@ from importlib import resources
 from string import Template
 
 from fastapi import APIRouter
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
+from starlette.exceptions import HTTPException
 
 from genrec.serving.state import ServiceState, State
 
@@ -18,6 +21,23 @@ router = APIRouter(include_in_schema=False)
 @router.get("/", response_class=HTMLResponse)
 def page(state: State) -> HTMLResponse:
     return HTMLResponse(render_page(state))
+
+
+STATIC = {"uPlot.iife.min.js": "text/javascript", "uPlot.min.css": "text/css"}
+
+
+@router.get("/static/{name}")
+def static(name: str) -> Response:
+    """A vendored file of the page (the only files served from the package)."""
+    if name not in STATIC:
+        raise HTTPException(404, f"no static file {name!r}")
+    return Response(static_bytes(name), media_type=STATIC[name],
+                    headers={"Cache-Control": "public, max-age=86400"})  # fmt: skip
+
+
+@functools.cache
+def static_bytes(name: str) -> bytes:
+    return resources.files("genrec.serving").joinpath("static", name).read_bytes()
 
 
 @functools.cache

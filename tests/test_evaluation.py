@@ -103,3 +103,12 @@ def test_evaluator_reports_unmasked_protocol(board):
     assert result.protocol["exclude_seen"] is False
     assert result.metrics["recall@5"] == 1.0
     assert result.metrics["ndcg@5"] == pytest.approx(1 / np.log2(3))
+
+
+def test_large_catalogs_are_ranked_a_few_users_at_a_time():
+    from genrec.evaluation import SCORE_ELEMENTS, rows_per_batch
+
+    assert rows_per_batch(1682) == 256  # small catalogs: the usual batch
+    assert rows_per_batch(1_000_000) == SCORE_ELEMENTS // 1_000_000 == 67
+    assert rows_per_batch(10**9) == 1
+    assert rows_per_batch(1_000_000) * 1_000_000 * 4 <= 256 * 2**20  # scores stay within 256 MB

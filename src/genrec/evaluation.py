@@ -103,6 +103,16 @@ class EvalResult:
         return {**self.metrics, "protocol": self.protocol, "eval_seconds": round(self.seconds, 3)}
 
 
+SCORE_ELEMENTS = 2**26  # scores a batch may hold: 256 MB of float32
+
+
+def rows_per_batch(n_items: int, most: int = 256) -> int:
+    """Users ranked together: ``most``, fewer on large catalogs so that their scores over the
+    catalog stay within ``SCORE_ELEMENTS`` (a million items: 67 users; the peak memory of a
+    1M-item fit came from validation batches of 256 users)."""
+    return max(1, min(most, SCORE_ELEMENTS // max(n_items, 1)))
+
+
 def evaluate(
     model: Ranker,
     split: SequenceSplit,
@@ -111,16 +121,18 @@ def evaluate(
     ks: Sequence[int] = DEFAULT_KS,
     exclude_seen: bool = True,
     requests: Sequence[str] | None = None,
-    batch_size: int = 256,
+    batch_size: int | None = None,
     progress: bool = False,
 ) -> EvalResult:
     """Rank the full catalog for every evaluated user and score the held-out item.
 
     ``mrr`` is computed over the top ``max(ks)`` list (a target ranked lower contributes 0).
     With ``exclude_seen`` every item of the user's input history is removed from the candidates.
+    ``batch_size`` users are ranked at a time (default: :func:`rows_per_batch`).
     """
     if not split.users:
         raise ValueError("the split has no evaluated users (each needs at least 3 interactions)")
+    batch_size = batch_size or rows_per_batch(split.n_items)
     ks = sorted(set(ks))
     depth = ks[-1]
     histories = split.histories(part)

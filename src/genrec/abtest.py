@@ -125,14 +125,13 @@ class ArmComparison:
 def compare_arms(arms: pd.DataFrame, alpha: float = 0.05) -> ArmComparison:
     """Compare the arms of :attr:`genrec.monitoring.OnlineReport.arms` (rows per arm with
     ``lists`` and ``accepted``)."""
-    lists: dict[str, int] = {}
-    accepted: dict[str, int] = {}
+    totals: dict[str, tuple[int, int]] = {}
     if len(arms):
-        lists = {str(k): int(v) for k, v in arms.groupby("arm")["lists"].sum().items()}
-        accepted = {str(k): int(v) for k, v in arms.groupby("arm")["accepted"].sum().items()}
+        sums = arms.groupby("arm")[["lists", "accepted"]].sum()
+        totals = {str(a): (int(n), int(k)) for a, n, k in sums.itertuples()}
 
     def get(arm: str) -> tuple[int, int]:
-        return lists.get(arm, 0), accepted.get(arm, 0)
+        return totals.get(arm, (0, 0))
 
     n0, a0 = get(CONTROL)
     n1, a1 = get(CANDIDATE)

@@ -21,7 +21,7 @@ import torch
 from genrec.learning.backbones import backbone_for
 from genrec.learning.config import FinetuneConfig
 from genrec.learning.examples import FeedbackExamples, build_examples
-from genrec.learning.objectives import reference_logprobs, scored_items
+from genrec.learning.objectives import reference_logprobs, scored_items, slots
 from genrec.recommender import Recommender
 
 MIN_RECENT_LISTS = 20  # fewer lists with a positive and a negative: no recent check
@@ -78,9 +78,8 @@ def in_list_auc(model: Recommender, examples: FeedbackExamples) -> float:
     right, pairs = 0.0, 0
     for logp, items, pos, neg in zip(logprobs, scored, examples.positives, examples.negatives,
                                      strict=True):  # fmt: skip
-        where = {item: n for n, item in enumerate(items)} if items else None
-        p = logp[[where[i] for i in pos] if where else pos].to(torch.float64)
-        n = logp[[where[i] for i in neg] if where else neg].to(torch.float64)
+        p = logp[slots(items, pos)].to(torch.float64)
+        n = logp[slots(items, neg)].to(torch.float64)
         diff = p[:, None] - n[None, :]
         right += float((diff > 0).sum()) + 0.5 * float((diff == 0).sum())
         pairs += diff.numel()

@@ -45,7 +45,7 @@ def reference_logprobs(
     return out
 
 
-def _slots(scored: list[int], items: list[int]) -> list[int]:
+def slots(scored: list[int], items: list[int]) -> list[int]:
     """Positions of ``items`` in a context's log-probability vector."""
     if not scored:  # the whole catalog
         return list(items)
@@ -88,8 +88,8 @@ def chunk_loss(
 
     for logp, r in zip(logps, rows, strict=True):
         ref_logp = ref[r]
-        pos = _slots(scored[r], examples.positives[r])
-        neg = _slots(scored[r], examples.negatives[r])
+        pos = slots(scored[r], examples.positives[r])
+        neg = slots(scored[r], examples.negatives[r])
         if pos:
             add("sft", -logp[pos].sum())
         if config.objective == "dpo" and pos and neg:

@@ -43,6 +43,7 @@ from genrec.serving.service import LoadedModel, Query
 from genrec.store.database import FeedbackStore
 
 from harness import machine, replace_block, write_json
+from loadgen import recommend_body
 
 KEY = "bench-key-" + "0" * 16
 HERE = Path(__file__).resolve().parent
@@ -153,7 +154,48 @@ def in_process(model_dir: Path, users: list[str]) -> dict[str, float]:
         "single_median_ms": float(np.median(single) * 1000),
         "batch64_median_ms": float(np.median(batched) * 1000),
         "batch64_rps": 64 / float(np.median(batched)),
+        **new_texts(loaded, users),
     }
+
+
+def new_texts(loaded: LoadedModel, users: list[str]) -> dict[str, float]:
+    """What a request text never seen before costs: the encoder alone per text, one at a time
+    and in batches of 8 and 32, and answer() on batches of 8 such requests, with how many
+    texts the encoder is asked for per request (the parser's content words and the text the
+    learned conditioning reads)."""
+    rng = random.Random(1)
+    encoder = loaded.model.text_encoder()
+    out: dict[str, float] = {}
+    for size in (1, 8, 32):
+        per_text = []
+        for _ in range(max(4, 64 // size)):
+            texts = [recommend_body(rng, users, "unique")["request"] for _ in range(size)]
+            started = time.perf_counter()
+            encoder.encode_requests(texts)
+            per_text.append((time.perf_counter() - started) / size)
+        out[f"encode{size}_ms_per_text"] = float(np.median(per_text) * 1000)
+    seen: list[int] = []
+    original = encoder.encode_requests
+    cache = getattr(encoder, "_cache", {})
+
+    def counting(texts: Any) -> Any:
+        seen.append(sum(1 for t in dict.fromkeys(texts) if t not in cache))
+        return original(texts)
+
+    encoder.encode_requests = counting
+    batches = []
+    try:
+        for _ in range(12):
+            bodies = [recommend_body(rng, users, "unique") for _ in range(8)]
+            queries = [Query(user_id=b["user_id"], k=10, request=b["request"]) for b in bodies]
+            started = time.perf_counter()
+            loaded.answer(queries)
+            batches.append(time.perf_counter() - started)
+    finally:
+        encoder.encode_requests = original
+    out["unique8_rps"] = 8 / float(np.median(batches))
+    out["encoded_per_request"] = sum(seen) / (12 * 8)
+    return out
 
 
 # ------------------------------------------------------------------------------- feedback
@@ -326,7 +368,14 @@ def run(args: argparse.Namespace, tmp: Path) -> tuple[list[dict[str, Any]], list
     sqlite_url = f"sqlite:///{tmp / 'load.sqlite3'}"
     load_rows = []
     with serving(root, sqlite_url, tmp / "server.log") as server:
-        for concurrency, text in ((1, "none"), (8, "none"), (32, "none"), (8, "unique")):
+        for concurrency, text in (
+            (1, "none"),
+            (8, "none"),
+            (32, "none"),
+            (1, "unique"),
+            (8, "unique"),
+            (32, "unique"),
+        ):
             print(f"[serve-bench] load: {concurrency} clients, request text {text}", flush=True)
             result = loadgen("recommend", server.url, concurrency, args.seconds, users,
                              text=text, warmup=2)  # fmt: skip
@@ -390,6 +439,13 @@ def run(args: argparse.Namespace, tmp: Path) -> tuple[list[dict[str, Any]], list
         f"{inproc['single_median_ms']:.1f} ms median; batches of 64 "
         f"{inproc['batch64_median_ms']:.1f} ms median = **{inproc['batch64_rps']:.0f} "
         "requests/s** (the batched figure the service is compared with).",
+        "",
+        f"New request texts, in process: the encoder takes {inproc['encode1_ms_per_text']:.1f} ms "
+        f"a text one at a time, {inproc['encode8_ms_per_text']:.1f} ms in batches of 8 and "
+        f"{inproc['encode32_ms_per_text']:.1f} ms in batches of 32; `answer()` on batches of 8 "
+        f"new texts serves {inproc['unique8_rps']:.0f} requests/s, asking the encoder for "
+        f"{inproc['encoded_per_request']:.1f} texts a request (the parser's content words and "
+        "the text the learned conditioning reads).",
         "",
         "| clients | workers | request text | requests/s | median ms | p95 ms | p99 ms | failed "
         "| ÷ in-process batched |",

@@ -169,3 +169,25 @@ def test_the_catalogs_noun_is_inferred_from_its_item_texts(encoder):
     games = ["The Legend of Zelda. Adventure, RPG", "Tetris. Puzzle", "FIFA 23. Sports", "Doom"]
     assert infer_nouns(games, encoder.encode_requests).en == "games"
     assert Nouns.parse("courses") == Nouns("courses", "课程", "course")
+
+
+GENRES = ["Action", "Adventure", "Animation", "Children's", "Comedy", "Crime", "Documentary",
+          "Drama", "Fantasy", "Film-Noir", "Horror", "Musical", "Mystery", "Romance", "Sci-Fi",
+          "Thriller", "War", "Western"]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("text", "genre", "said"),
+    [("我想看一部动作电影", "Action", "动作"), ("来一部黑色电影", "Film-Noir", "黑色"),
+     ("有没有好的纪录电影", "Documentary", "纪录")],
+)  # fmt: skip
+def test_a_short_chinese_word_is_read_with_the_catalogs_noun(encoder, text, genre, said):
+    # alone, "动作" is also "motion" and "黑色" "black": none of these stood out as a genre
+    movies = pd.DataFrame(
+        {"item_id": GENRES, "title": GENRES, "categories": [(g,) for g in GENRES],
+         "description": ""}
+    )  # fmt: skip
+    terms = CatalogTerms.from_items(movies, Nouns.parse("movies/电影"))
+    parser = RequestParser(terms, movies["title"], encoder.encode_requests)
+    found = parser.parse(text).of("category")
+    assert [(c.value, c.text, c.how) for c in found] == [(genre, said, "shared-space")]

@@ -263,9 +263,12 @@ def section(rows: list[dict[str, Any]], command: str, seconds: float) -> str:
         "excluded genre; among the 20 items most co-liked with the named one; in the category "
         "within the price bound), with the request and, for the same users, without one. "
         "*understood*: the share of requests from which a hard constraint was read (applied as "
-        "a decoding filter). Paraphrases describe a genre without naming it; they were written "
-        "before any tuning. Chinese category requests name ml-100k's genres in Chinese, which "
-        "the catalog never does (no translation table: the multilingual encoder's shared space).",
+        "a decoding filter). Paraphrases describe a genre without naming it "
+        "(benchmarks/paraphrases.py, never trained on): the first set was read once while the "
+        "parser was changed; the fresh set was written before the last change and no change was "
+        "tuned on it (the DEV set was). Chinese category requests name ml-100k's genres in "
+        "Chinese, which the catalog never does (no translation table: the multilingual "
+        "encoder's shared space).",
         "",
         "| data | kind | lang | users | precision@10 | without request | NDCG@10 | without "
         "request | understood | ms/request |",

@@ -18,7 +18,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("foundation", ("genrec.config", "genrec.requests", "genrec.render", "genrec.data",
                     "genrec.training", "genrec.indexing", "genrec.store", "genrec.distributed",
                     "genrec.vectors", "genrec.losses", "genrec.kmeans", "genrec.monitoring",
-                    "genrec.abtest")),
+                    "genrec.abtest", "genrec.early_stopping")),
     ("evaluation", ("genrec.evaluation",)),
     ("interface", ("genrec.recommender",)),
     ("model kinds", ("genrec.baselines", "genrec.generative", "genrec.llm")),

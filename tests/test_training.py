@@ -1,9 +1,13 @@
-"""Training helpers: simultaneous interactions reordered, later-item targets aligned."""
+"""Training helpers: simultaneous interactions reordered, later-item targets aligned, weights
+averaged over epochs."""
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
+import torch
 
+from genrec.early_stopping import LoopSettings, WeightAverage, early_stopping_loop
 from genrec.training import (
     later_targets,
     simultaneous_order,
@@ -118,3 +122,35 @@ def test_windows_of_random_logs_match_the_plain_definition():
                     assert later[row, t].tolist() == ahead + [-100] * (2 - len(ahead))
                 row += 1
         assert row == len(inputs) == len(later)
+
+
+def test_weight_average_starts_at_the_first_epoch_and_leans_on_the_past() -> None:
+    net = torch.nn.Linear(1, 1, bias=False)
+    average = WeightAverage(net, decay=0.75)
+    for value in (4.0, 8.0):
+        with torch.no_grad():
+            net.weight.fill_(value)
+        average.update(net)
+    assert average.weights["weight"].item() == pytest.approx(0.75 * 4.0 + 0.25 * 8.0)
+    with average.applied(net):
+        assert net.weight.item() == pytest.approx(5.0)
+    assert net.weight.item() == 8.0  # training goes on from its own weights
+
+
+def test_early_stopping_validates_and_keeps_the_averaged_weights() -> None:
+    net = torch.nn.Linear(1, 1, bias=False)
+    seen: list[float] = []
+
+    def run_epoch(epoch: int) -> float:
+        with torch.no_grad():
+            net.weight.fill_(float(epoch))
+        return 0.0
+
+    def validate() -> float:
+        seen.append(net.weight.item())
+        return -abs(net.weight.item() - 2.0)  # best when the validated weight is 2
+
+    settings = LoopSettings(max_epochs=4, patience=9, eval_every=1, average_decay=0.5)
+    state = early_stopping_loop(net, run_epoch, validate, settings, desc="t", progress=False)
+    assert seen == [1.0, 1.5, 2.25, 3.125]  # the averages, not the epochs' own 1, 2, 3, 4
+    assert state.best_epoch == 3 and net.weight.item() == pytest.approx(2.25)

@@ -1,28 +1,20 @@
 """What every trained model shares: device choice, seeding, training windows (and a random order
-for simultaneous interactions), and the epoch loop with early stopping on validation NDCG@10
-(resumable from a checkpoint)."""
+for simultaneous interactions), and the epoch of windows (:class:`WindowTrainer`). The loop of
+epochs with early stopping is in :mod:`genrec.early_stopping`."""
 
 from __future__ import annotations
 
 import contextlib
-import copy
-import json
 import random
 import resource
-import shutil
-import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
-from tqdm.auto import tqdm
 
 from genrec import distributed
 from genrec.losses import draw_negatives, negatives_for
@@ -300,139 +292,3 @@ def process_info(sharding: distributed.Sharding) -> dict[str, object]:
         gpu = None
     peaks = sharding.all_gather({"cpu_peak_mb": round(peak, 1), "gpu_peak_mb": gpu})
     return {"processes": sharding.world, "memory_per_process": peaks}
-
-
-@dataclass
-class LoopState:
-    """Progress of an early-stopped run; saved in checkpoints so a run can resume."""
-
-    epoch: int = 0
-    best_ndcg: float = -1.0
-    best_epoch: int = 0
-    stale: int = 0
-    train_seconds: float = 0.0
-    curve: list[dict[str, float]] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "epoch": self.epoch,
-            "best_ndcg": self.best_ndcg,
-            "best_epoch": self.best_epoch,
-            "stale": self.stale,
-            "train_seconds": self.train_seconds,
-            "curve": self.curve,
-        }
-
-
-@dataclass(frozen=True)
-class LoopSettings:
-    max_epochs: int
-    patience: int
-    eval_every: int
-    max_train_seconds: float = 0.0
-
-
-def early_stopping_loop(
-    module: nn.Module,
-    run_epoch: Callable[[int], float],
-    validate: Callable[[], float],
-    settings: LoopSettings,
-    *,
-    desc: str,
-    progress: bool,
-    state: LoopState | None = None,
-    best_weights: dict[str, torch.Tensor] | None = None,
-    on_evaluated: Callable[[LoopState, dict[str, torch.Tensor]], None] | None = None,
-) -> LoopState:
-    """Run epochs until validation NDCG@10 stops improving; leave the best weights loaded.
-
-    ``run_epoch(epoch)`` trains one epoch and returns its mean loss; ``validate()`` returns
-    validation NDCG@10. ``on_evaluated`` is called after every validation (for checkpoints).
-    """
-    state = state or LoopState()
-    best = best_weights if best_weights is not None else copy.deepcopy(module.state_dict())
-    bar = tqdm(
-        total=settings.max_epochs,
-        initial=state.epoch,
-        desc=desc,
-        unit="epoch",
-        disable=not (progress and distributed.current().main),
-    )
-    while state.epoch < settings.max_epochs and state.stale < settings.patience:
-        started = time.perf_counter()
-        module.train()
-        with deterministic_algorithms():
-            loss = run_epoch(state.epoch + 1)
-        state.train_seconds += time.perf_counter() - started
-        state.epoch += 1
-        postfix = {"loss": round(loss, 4)}
-        out_of_time = 0.0 < settings.max_train_seconds <= state.train_seconds
-        if (
-            state.epoch % settings.eval_every == 0
-            or state.epoch == settings.max_epochs
-            or out_of_time
-        ):
-            module.eval()
-            with torch.no_grad():
-                ndcg = validate()
-            state.curve.append(
-                {
-                    "epoch": state.epoch,
-                    "seconds": round(state.train_seconds, 3),
-                    "loss": loss,
-                    "valid_ndcg@10": ndcg,
-                }
-            )
-            postfix["valid_ndcg@10"] = round(ndcg, 4)
-            if ndcg > state.best_ndcg:
-                state.best_ndcg, state.best_epoch, state.stale = ndcg, state.epoch, 0
-                best = copy.deepcopy(module.state_dict())
-            else:
-                state.stale += 1
-            if on_evaluated is not None:
-                on_evaluated(state, best)
-        bar.set_postfix(postfix)
-        bar.update(1)
-        if out_of_time:
-            break
-    bar.close()
-    module.load_state_dict(best)
-    module.eval()
-    return state
-
-
-# ------------------------------------------------------------------------- checkpoints
-CHECKPOINT_DIR = "checkpoint"
-
-
-def save_checkpoint(
-    root: Path, net: nn.Module, state: LoopState, best: dict[str, torch.Tensor]
-) -> None:
-    """Write ``root/checkpoint`` (current and best weights, loop state), replacing the last one
-    only once the new one is complete. Written after each validation (by rank 0 alone under
-    torchrun), so an interrupted run resumes at the epoch where it stopped, with the same tie
-    orders per epoch (the window order and the optimizer's moments start afresh)."""
-    target = root / CHECKPOINT_DIR
-    tmp = target.with_name(CHECKPOINT_DIR + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    save_file(
-        {k: v.contiguous() for k, v in net.state_dict().items()}, str(tmp / "current.safetensors")
-    )
-    save_file({k: v.contiguous() for k, v in best.items()}, str(tmp / "best.safetensors"))
-    (tmp / "loop_state.json").write_text(json.dumps(state.to_dict()))
-    shutil.rmtree(target, ignore_errors=True)
-    tmp.rename(target)
-
-
-def load_checkpoint(
-    root: Path, net: nn.Module
-) -> tuple[LoopState | None, dict[str, torch.Tensor] | None]:
-    """Load ``root/checkpoint``'s current weights into ``net``; returns the loop state and the
-    best weights, or (None, None) when there is no checkpoint."""
-    source = root / CHECKPOINT_DIR
-    if not (source / "loop_state.json").is_file():
-        return None, None
-    saved = json.loads((source / "loop_state.json").read_text())
-    net.load_state_dict(load_file(str(source / "current.safetensors")))
-    return LoopState(**saved), load_file(str(source / "best.safetensors"))

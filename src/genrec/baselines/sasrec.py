@@ -43,18 +43,20 @@ from torch import nn
 
 from genrec.config import require
 from genrec.data.split import SequenceSplit
+from genrec.early_stopping import (
+    LoopSettings,
+    early_stopping_loop,
+    load_checkpoint,
+    save_checkpoint,
+)
 from genrec.losses import next_items_loss, sampled_items_loss
 from genrec.recommender import ScoringRecommender, Validate
 from genrec.training import (
-    LoopSettings,
     WindowTrainer,
-    early_stopping_loop,
     init_weights,
     later_targets,
-    load_checkpoint,
     process_info,
     resolve_device,
-    save_checkpoint,
     seed_everything,
     training_windows,
 )

@@ -84,6 +84,9 @@ class GenerativeConfig:
     # .0005 only with 60 epochs (50% more training).
     patience: int = 5
     eval_every: int = 2
+    # Validate and keep an exponential average of the weights over epochs (decay per epoch;
+    # 0: the last epoch's weights); see genrec.early_stopping.WeightAverage.
+    average_decay: float = 0.0
     valid_exclude_seen: bool = True
     max_train_seconds: float = 0.0
     device: str = "auto"
@@ -129,6 +132,7 @@ class GenerativeConfig:
             f"precision must be 'fp32' or 'bf16', got {self.precision!r}",
         )
         require(self.patience >= 1 and self.eval_every >= 1, "patience, eval_every >= 1")
+        require(0 <= self.average_decay < 1, "average_decay must be in [0, 1)")
         require(self.beam_size >= 1, "beam_size must be at least 1")
         require(
             self.dense_weight is None or self.dense_weight >= 0,

@@ -28,6 +28,12 @@ from transformers import GPT2Model
 
 from genrec import distributed
 from genrec.data.split import SequenceSplit
+from genrec.early_stopping import (
+    LoopSettings,
+    early_stopping_loop,
+    load_checkpoint,
+    save_checkpoint,
+)
 from genrec.generative.config import DENSE_WEIGHTS, TRAINING_DENSE_WEIGHT, GenerativeConfig
 from genrec.generative.decoding import Guidance, hybrid_search, score_all_hybrid
 from genrec.generative.model import GenerativeNet, NetworkShape, extend_network
@@ -42,15 +48,7 @@ from genrec.indexing import (
     collaborative_vectors,
 )
 from genrec.recommender import Recommender, TopKQuery, Validate
-from genrec.training import (
-    LoopSettings,
-    early_stopping_loop,
-    load_checkpoint,
-    process_info,
-    resolve_device,
-    save_checkpoint,
-    seed_everything,
-)
+from genrec.training import process_info, resolve_device, seed_everything
 from genrec.vectors import KEY, column_vectors, encode_items
 
 
@@ -147,7 +145,13 @@ class GenerativeRecommender(Recommender):
             net,
             trainer.run_epoch,
             partial(validate, self),
-            LoopSettings(cfg.max_epochs, cfg.patience, cfg.eval_every, cfg.max_train_seconds),
+            LoopSettings(
+                cfg.max_epochs,
+                cfg.patience,
+                cfg.eval_every,
+                cfg.max_train_seconds,
+                cfg.average_decay,
+            ),
             desc="generative",
             progress=progress,
             state=loop_state,

@@ -11,7 +11,7 @@ teacher-forced negative log-likelihood of the target's code path, into which the
 path loss trains the decoder and the request fusion only: the backbone and the item embeddings
 learn from the dense head.
 
-Checkpoints: see :func:`genrec.training.save_checkpoint`.
+Checkpoints: see :func:`genrec.early_stopping.save_checkpoint`.
 """
 
 from __future__ import annotations

@@ -9,15 +9,18 @@ users (history excluded):
 - hybrid w=1: path + 1 x dense log-probability over the beam's items;
 - hybrid w*: the weight of DENSE_WEIGHTS best on validation (what ``fit`` keeps by default).
 
-Usage: python benchmarks/ablation.py --out docs [--seeds 0] [--reuse DIR]
+Usage: python benchmarks/ablation.py --out docs [--seeds 0] [--reuse DIR] [--only NAME ...]
 ``--reuse DIR``: a variant's model saved as DIR/<name>-s<seed> is loaded instead of trained when
-its saved config equals the variant's (training settings included).
+its saved config equals the variant's (training settings included). ``--only NAME ...``: measure
+only these variants; the other rows are kept from the last run (docs/benchmarks.json), and the
+table says which rows this run measured.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import sys
 import time
 from collections.abc import Sequence
@@ -37,20 +40,25 @@ from genrec.recommender import blocked_items
 
 from harness import machine, replace_block, write_json
 
+# Each variant pins every lever it does not test to its value before that lever became the default
+# (average_decay 0), so that a row keeps its meaning when a default changes.
 VARIANTS: list[tuple[str, str, dict[str, Any]]] = [
     ("base", "#3's model: the path loss shares the backbone, no later items",
      {"later_weight": 0.0, "detach_path": False, "dense_weight": 0.0,
-      "collaborative_weight": 0.0}),
+      "collaborative_weight": 0.0, "average_decay": 0.0}),
     ("later3", "+ later items (0.3) in the dense head's targets, path still shared",
-     {"detach_path": False, "dense_weight": 0.0, "collaborative_weight": 0.0}),
+     {"detach_path": False, "dense_weight": 0.0, "collaborative_weight": 0.0,
+      "average_decay": 0.0}),
     ("flatonly", "the dense head alone (no path loss; validated on the dense ranking)",
      {"path_loss_weight": 0.0, "distill_weight": 0.0, "detach_path": False, "dense_weight": 100.0,
-      "beam_size": 2000, "collaborative_weight": 0.0}),
+      "beam_size": 2000, "collaborative_weight": 0.0, "average_decay": 0.0}),
     ("dall_nod", "hybrid, path detached, no distillation into the path",
-     {"distill_weight": 0.0, "collaborative_weight": 0.0}),
-    ("dall", "hybrid, path detached, distilled, text-only codes (the default)", {}),
+     {"distill_weight": 0.0, "collaborative_weight": 0.0, "average_decay": 0.0}),
+    ("dall", "hybrid, path detached, distilled, text-only codes", {"average_decay": 0.0}),
     ("collab", "+ collaborative semantic IDs (collaborative_weight 1)",
-     {"collaborative_weight": 1.0}),
+     {"collaborative_weight": 1.0, "average_decay": 0.0}),
+    ("average", "hybrid, text-only codes, weights averaged over epochs (average_decay 0.6)",
+     {"average_decay": 0.6}),
 ]  # fmt: skip
 
 
@@ -135,12 +143,19 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=Path("docs"))
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--reuse", type=Path, default=None)
+    names = [name for name, _, _ in VARIANTS]
+    parser.add_argument("--only", nargs="+", choices=names, default=None)
     args = parser.parse_args()
     torch.set_num_threads(2)
     dataset = load_builtin("ml-100k")
     split = leave_one_out(dataset)
+    earlier = earlier_rows(args.out / "benchmarks.json") if args.only else {}
     rows = []
     for name, label, overrides in VARIANTS:
+        if args.only and name not in args.only:
+            if name in earlier:
+                rows.append({**earlier[name], "description": label, "measured": False})
+            continue
         config = GenerativeConfig(**overrides)
         per_seed = []
         for seed in args.seeds:
@@ -151,13 +166,24 @@ def main() -> int:
                   f"{per_seed[-1]}", flush=True)  # fmt: skip
         mean = {k: float(np.mean([r[k] for r in per_seed])) for k in per_seed[0]}
         rows.append({"variant": name, "description": label, "overrides": overrides,
-                     "seeds": args.seeds, "index": index, **mean})  # fmt: skip
-    command = "python benchmarks/ablation.py --out docs" + (
-        f" --seeds {' '.join(map(str, args.seeds))}" if args.seeds != [0] else ""
+                     "seeds": args.seeds, "index": index, "machine": machine(),
+                     "measured": True, **mean})  # fmt: skip
+    command = (
+        "python benchmarks/ablation.py --out docs"
+        + (f" --seeds {' '.join(map(str, args.seeds))}" if args.seeds != [0] else "")
+        + (f" --only {' '.join(args.only)}" if args.only else "")
     )
     write_json(rows, args.out / "benchmarks.json", "ablation")
     replace_block(args.out / "benchmarks.md", "ablation", section(rows, command))
     return 0
+
+
+def earlier_rows(path: Path) -> dict[str, dict[str, Any]]:
+    """The last run's ablation rows by variant name."""
+    if not path.is_file():
+        return {}
+    saved = json.loads(path.read_text())
+    return {r["variant"]: r for r in saved if r.get("section") == "ablation" and "variant" in r}
 
 
 def section(rows: list[dict[str, Any]], command: str) -> str:
@@ -173,6 +199,7 @@ def section(rows: list[dict[str, Any]], command: str) -> str:
         "generative); *hybrid w=1*: path + dense log-probability over the beam's items; "
         "*hybrid w\\**: the dense weight best on validation among "
         f"{', '.join(map(str, DENSE_WEIGHTS))} (what `fit` keeps).",
+        *measured_note(rows),
         "",
         head,
         "|---|" + "---|---|" * len(cols) + "---|---|",
@@ -180,16 +207,31 @@ def section(rows: list[dict[str, Any]], command: str) -> str:
     for row in rows:
         cells = " | ".join(f"{row[f'{c} valid']:.4f} | {row[f'{c} test']:.4f}" for c in cols)
         lines.append(f"| {row['description']} | {cells} | {row['w*']:g} | {row['train s']:.0f} |")
-    index = rows[-1]["index"]
+    index = next((r["index"] for r in rows if r["variant"] == "collab"), rows[-1]["index"])
     if index.get("mean_items_per_prefix") is not None:
         lines += [
             "",
-            f"Semantic IDs of the last row (sized to the catalog): {len(index['levels'])} levels "
-            f"of 32 for {index['items']} items, {index['distinct_prefixes']} distinct prefixes; "
+            "Semantic IDs with collaborative vectors (sized to the catalog): "
+            f"{len(index['levels'])} levels of 32 for {index['items']} items, "
+            f"{index['distinct_prefixes']} distinct prefixes; "
             f"items per prefix: mean {index['mean_items_per_prefix']}, p90 "
             f"{index['p90_items_per_prefix']:g}, max {index['max_items_per_prefix']}.",
         ]
     return "\n".join(lines)
+
+
+def measured_note(rows: list[dict[str, Any]]) -> list[str]:
+    """Which rows this run trained and which it kept from an earlier run."""
+    kept = [r["description"] for r in rows if not r.get("measured", True)]
+    if not kept:
+        return []
+    fresh = [r["description"] for r in rows if r.get("measured", True)]
+    return [
+        "",
+        f"This run measured: {'; '.join(fresh)}. The other rows are kept from an earlier run "
+        "(same seeds, split and protocol; their *train s* was measured then, possibly on another "
+        "machine or beside other work, so compare train s only between rows of one run).",
+    ]
 
 
 if __name__ == "__main__":

@@ -85,8 +85,10 @@ class GenerativeConfig:
     patience: int = 5
     eval_every: int = 2
     # Validate and keep an exponential average of the weights over epochs (decay per epoch;
-    # 0: the last epoch's weights); see genrec.early_stopping.WeightAverage.
-    average_decay: float = 0.0
+    # 0: the last epoch's weights); see genrec.early_stopping.WeightAverage. ml-100k validation
+    # NDCG@10 at the chosen dense weight, seeds 0/3/1: 0 -> .1311/.1308/.1293 (mean .1304),
+    # 0.6 -> .1331/.1307/.1294 (.1311), 0.8 -> .1336/.1317/.1261 (.1305): 0.6, a small gain.
+    average_decay: float = 0.6
     valid_exclude_seen: bool = True
     max_train_seconds: float = 0.0
     device: str = "auto"

@@ -202,6 +202,17 @@ def plot_bars(rows: Sequence[dict[str, Any]], path: Path, title: str) -> None:
     plt.close(fig)
 
 
+def encoding_ms(encode: Callable[[list[str]], Any], batches: Sequence[Sequence[str]]) -> np.ndarray:
+    """Milliseconds per text of encoding each batch (texts the encoder has not seen, so that
+    its cache does not answer)."""
+    out = []
+    for batch in batches:
+        started = time.perf_counter()
+        encode(list(batch))
+        out.append((time.perf_counter() - started) * 1000 / max(len(batch), 1))
+    return np.asarray(out)
+
+
 def write_json(rows: Sequence[dict[str, Any]], path: Path, section: str) -> None:
     """Replace this section's rows in the JSON file, keeping other sections' rows."""
     existing: list[dict[str, Any]] = []

@@ -37,7 +37,7 @@ from genrec.generative.recommender import GenerativeRecommender
 from genrec.models import load as load_model
 from genrec.recommender import Recommender
 
-from harness import machine, replace_block, write_json
+from harness import encoding_ms, machine, replace_block, write_json
 from paraphrases import FRESH, PARAPHRASES
 
 # Moods name no attribute the catalog has; each counts as followed when an item has one of
@@ -241,13 +241,8 @@ def shop_rows(seed: int) -> list[dict[str, Any]]:
 
 def encoder_cost(model: Recommender, count: int = 60) -> dict[str, Any]:
     """Median time to encode a request text never seen before, one at a time."""
-    encoder = model.text_encoder()
     texts = [f"{pair[i % 2]} ({i})" for i, pair in enumerate(list(FRESH.values()) * 4)][:count]
-    times = []
-    for text in texts:
-        started = time.perf_counter()
-        encoder.encode_requests([text])
-        times.append(1000 * (time.perf_counter() - started))
+    times = encoding_ms(model.text_encoder().encode_requests, [[t] for t in texts])
     return {"dataset": "-", "kind": "encoder", "language": "-", "texts": float(count),
             "median_ms": float(np.median(times))}  # fmt: skip
 

@@ -28,6 +28,7 @@ from harness import (
     ExactDecoding,
     Run,
     choose_guidance,
+    encoding_ms,
     generate_calls,
     guidance_sweep,
     machine,
@@ -241,11 +242,7 @@ def generative_section(
     texts, _ = held_out_requests(categories, split.test_targets, "en", nouns=model.nouns)
     encoder = model.encoder
     fresh = [f"{t} tonight #{i}" for i, t in enumerate(texts[:100])]
-    encode_ms = []
-    for text in fresh:
-        started = time.perf_counter()
-        encoder.encode_requests([text])
-        encode_ms.append((time.perf_counter() - started) * 1000)
+    encode_ms = encoding_ms(encoder.encode_requests, [[t] for t in fresh])
     beam_width = model.config.beam_size
     timed = side_by_side(
         {

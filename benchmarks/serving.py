@@ -42,7 +42,7 @@ import numpy as np
 from genrec.serving.service import LoadedModel, Query
 from genrec.store.database import FeedbackStore
 
-from harness import machine, replace_block, write_json
+from harness import encoding_ms, machine, replace_block, write_json
 from loadgen import recommend_body
 
 KEY = "bench-key-" + "0" * 16
@@ -167,13 +167,12 @@ def new_texts(loaded: LoadedModel, users: list[str]) -> dict[str, float]:
     encoder = loaded.model.text_encoder()
     out: dict[str, float] = {}
     for size in (1, 8, 32):
-        per_text = []
-        for _ in range(max(4, 64 // size)):
-            texts = [recommend_body(rng, users, "unique")["request"] for _ in range(size)]
-            started = time.perf_counter()
-            encoder.encode_requests(texts)
-            per_text.append((time.perf_counter() - started) / size)
-        out[f"encode{size}_ms_per_text"] = float(np.median(per_text) * 1000)
+        groups = [
+            [recommend_body(rng, users, "unique")["request"] for _ in range(size)]
+            for _ in range(max(4, 64 // size))
+        ]
+        per_text = encoding_ms(encoder.encode_requests, groups)
+        out[f"encode{size}_ms_per_text"] = float(np.median(per_text))
     cache = getattr(encoder, "_cache", None)  # E5Encoder's LRU of request vectors
     before = len(cache) if cache is not None else 0
     batches = []

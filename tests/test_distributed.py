@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -125,6 +126,68 @@ def test_two_processes_resume_from_the_checkpoint_of_rank_0(tmp_path, kind):
     assert (tmp_path / f"{kind}-2" / "checkpoint" / "loop_state.json").is_file()
     saved = json.loads((tmp_path / f"{kind}-2" / "checkpoint" / "loop_state.json").read_text())
     assert saved["epoch"] == 3
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def run_two_nodes(tmp_path: Path, config: Path, extra: list[str], flags: list[str]) -> list[Path]:
+    """One torchrun agent per "node" (one process each) meeting at a c10d rendezvous on
+    loopback, as on two machines: each node has its own output folder and vector cache, so
+    nothing passes through a shared disk. Returns the output folders, node 0's first."""
+    endpoint = f"127.0.0.1:{free_port()}"
+    outs = [tmp_path / f"node{n}" / "out" for n in range(2)]
+    agents = []
+    for out in outs:
+        env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1",
+               "GENREC_CACHE": str(out.parent / "cache")}  # fmt: skip
+        cmd = [sys.executable, "-m", "torch.distributed.run", "--nnodes=2",
+               "--nproc_per_node=1", "--rdzv-backend=c10d", f"--rdzv-endpoint={endpoint}",
+               "--rdzv-id=genrec-test", "-m", "genrec", "train", "--model", "generative", *extra,
+               "--config", str(config), "--out", str(out), "--quiet", *flags]  # fmt: skip
+        agents.append(subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE,
+                                       stderr=subprocess.PIPE, text=True))  # fmt: skip
+    try:
+        for agent in agents:  # ranks out of step would wait on each other: a time limit
+            _, err = agent.communicate(timeout=300)
+            assert agent.returncode == 0, err[-3000:]
+    finally:
+        for agent in agents:
+            agent.kill()
+    return outs
+
+
+@pytest.mark.slow
+def test_two_nodes_take_the_steps_of_one_and_resume_from_rank_0(tmp_path):
+    extra = write_log(tmp_path)
+    one = train(tmp_path, "generative", 1, extra)
+    config = tmp_path / "nodes.toml"
+    config.write_text(GENERATIVE)
+    node0, node1 = run_two_nodes(tmp_path, config, extra, [])
+    two = json.loads((node0 / "genrec.json").read_text())["fit_info"]
+    assert two["processes"] == 2
+    assert not (node1 / "genrec.json").exists()  # rank 0 alone writes the model
+    for a, b in zip(one["curve"], two["curve"], strict=True):
+        assert b["loss"] == pytest.approx(a["loss"], rel=1e-4)
+        assert b["valid_ndcg@10"] == pytest.approx(a["valid_ndcg@10"], abs=1e-3)
+    # The 36 texts make one part, encoded by rank 0; node 1's cache stays empty, so it trained
+    # on the vectors rank 0 sent (reading its own store, it would have found none).
+    parts = [len(list((n.parent / "cache").rglob("part-*.npz"))) for n in (node0, node1)]
+    assert parts == [1, 0]
+
+    # Interrupted after 2 epochs, then resumed: the checkpoint exists on node 0 only.
+    config.write_text(GENERATIVE.replace("max_epochs = 3", "max_epochs = 2"))
+    short0, short1 = run_two_nodes(tmp_path / "resume", config, extra, [])
+    assert not (short1 / "checkpoint").exists()
+    config.write_text(GENERATIVE)
+    run_two_nodes(tmp_path / "resume", config, extra, ["--resume"])
+    resumed = json.loads((short0 / "genrec.json").read_text())["fit_info"]
+    assert [c["epoch"] for c in resumed["curve"]] == [1, 2, 3]
+    for a, b in zip(two["curve"][:2], resumed["curve"][:2], strict=True):
+        assert (b["loss"], b["valid_ndcg@10"]) == (a["loss"], a["valid_ndcg@10"])
 
 
 @pytest.mark.slow

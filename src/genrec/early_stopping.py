@@ -189,10 +189,26 @@ def load_checkpoint(
     root: Path, net: nn.Module
 ) -> tuple[LoopState | None, dict[str, torch.Tensor] | None]:
     """Load ``root/checkpoint``'s current weights into ``net``; returns the loop state and the
-    best weights, or (None, None) when there is no checkpoint."""
-    source = root / CHECKPOINT_DIR
-    if not (source / "loop_state.json").is_file():
+    best weights, or (None, None) when there is no checkpoint. Under torchrun rank 0 reads the
+    checkpoint it wrote and sends it to the other ranks, so nodes that do not share rank 0's
+    disk resume from the same state (each reading its own folder would let them diverge)."""
+    sharding = distributed.current()
+    saved = sharding.broadcast(_read_checkpoint(root / CHECKPOINT_DIR) if sharding.main else None)
+    if saved is None:
         return None, None
-    saved = json.loads((source / "loop_state.json").read_text())
-    net.load_state_dict(load_file(str(source / "current.safetensors")))
-    return LoopState(**saved), load_file(str(source / "best.safetensors"))
+    state, current, best = saved
+    net.load_state_dict(current)
+    return LoopState(**state), best
+
+
+def _read_checkpoint(
+    source: Path,
+) -> tuple[dict, dict[str, torch.Tensor], dict[str, torch.Tensor]] | None:
+    if not (source / "loop_state.json").is_file():
+        return None
+    state = json.loads((source / "loop_state.json").read_text())
+    return (
+        state,
+        load_file(str(source / "current.safetensors")),
+        load_file(str(source / "best.safetensors")),
+    )

@@ -11,8 +11,9 @@ texts per second on 2 cores), so each vector is computed once per (encoder, text
   carries its own vectors: training again into that folder reuses them even on another machine.
 
 Under torchrun the texts still missing are split into parts that the ranks encode in turn
-(rank r takes parts r, r + world, ...), and every rank then reads the whole result. Across
-several nodes the store must be on storage they share (set ``GENREC_CACHE``).
+(rank r takes parts r, r + world, ...) and every rank receives the others' parts, so nodes need
+not share the store's disk (each keeps the parts it encoded; a shared ``GENREC_CACHE`` keeps
+them all for the next run).
 
 Users who already have vectors give them as a catalog column (see :func:`column_vectors`).
 """
@@ -140,20 +141,25 @@ def encode_items(
         if hit is not None:
             vectors[in_store & ~found] = hit[in_store & ~found]
             found |= in_store
-    _, first = np.unique(keys[~found], return_index=True)  # one of each text, in text order
-    missing = np.flatnonzero(~found)[np.sort(first)]
+    if sharding.active:  # every rank takes the same path: encode what any rank lacks
+        found_everywhere = np.logical_and.reduce(sharding.all_gather(found))
+    else:
+        found_everywhere = found
+    _, first = np.unique(keys[~found_everywhere], return_index=True)  # one of each, text order
+    missing = np.flatnonzero(~found_everywhere)[np.sort(first)]
     if len(missing):
-        missing_keys, missing_texts = keys[missing], [texts[i] for i in missing]
-        sharding.barrier()  # every rank has read the store before any rank adds to it
-        _encode_missing(encoder, missing_texts, missing_keys, store, sharding, progress)
-        sharding.barrier()
+        missing_texts = [texts[i] for i in missing]
+        mine = _encode_missing(encoder, missing_texts, keys[missing], store, sharding, progress)
+        # Every rank's new vectors go to every rank, so nodes need not share the store's disk.
+        parts = [part for parts in sharding.all_gather(mine) for part in parts]
+        new_keys = np.concatenate([k for k, _ in parts])
+        hit, got = lookup(keys, new_keys, np.concatenate([v for _, v in parts]))
+        if hit is None or not (found | got).all():
+            raise RuntimeError(f"{store.folder}: encoded item vectors are missing after encoding")
+        vectors[got & ~found] = hit[got & ~found]
         if sharding.main and len(store.parts()) > 64:
             store.compact()
-        sharding.barrier()
-        hit, in_store = lookup(keys, *store.read())
-        if hit is None or not in_store[~found].all():
-            raise RuntimeError(f"{store.folder}: encoded item vectors are missing after encoding")
-        vectors[~found] = hit[~found]
+        sharding.barrier()  # no rank reads the store while rank 0 compacts it
     return vectors, keys
 
 
@@ -164,14 +170,20 @@ def _encode_missing(
     store: VectorStore,
     sharding: distributed.Sharding,
     progress: bool,
-) -> None:
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Encode this rank's parts of ``texts`` (parts r, r + world, ...), each written to the
+    store as it is finished; returns them as (keys, vectors) pairs."""
     starts = list(range(0, len(texts), PART_SIZE))[sharding.rank :: sharding.world]
     mine = sum(min(PART_SIZE, len(texts) - s) for s in starts)
+    done = []
     with tqdm(total=mine, desc="item vectors", unit="item", disable=not progress) as bar:
         for start in starts:
             chunk = texts[start : start + PART_SIZE]
-            store.write(keys[start : start + PART_SIZE], encoder.encode_items(chunk))
+            part = keys[start : start + PART_SIZE], encoder.encode_items(chunk)
+            store.write(*part)
+            done.append(part)
             bar.update(len(chunk))
+    return done
 
 
 def column_vectors(items: pd.DataFrame, column: str, dim: int | None = None) -> np.ndarray:

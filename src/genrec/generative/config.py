@@ -93,7 +93,9 @@ class GenerativeConfig:
     max_train_seconds: float = 0.0
     device: str = "auto"
     checkpoint_every_eval: bool = True  # write out_dir/checkpoint after each validation
-    # decoding
+    # decoding. Wider beams gain little on ml-100k validation (5 seeds, dense weight chosen per
+    # width): NDCG@10 .1321 at 32, .1322 at 64, .1325 at 128, which already equals scoring every
+    # item's path; test .1156/.1162/.1161. 32 keeps the latency.
     beam_size: int = 32
     # Hybrid ranking: path log-probability + dense_weight x the dense head's log-probability,
     # over the items the beam generates (0: the path alone). None: chosen after training on

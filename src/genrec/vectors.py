@@ -141,10 +141,8 @@ def encode_items(
         if hit is not None:
             vectors[in_store & ~found] = hit[in_store & ~found]
             found |= in_store
-    if sharding.active:  # every rank takes the same path: encode what any rank lacks
-        found_everywhere = np.logical_and.reduce(sharding.all_gather(found))
-    else:
-        found_everywhere = found
+    # Every rank takes the same path: it encodes what any rank lacks.
+    found_everywhere = np.logical_and.reduce(sharding.all_gather(found))
     _, first = np.unique(keys[~found_everywhere], return_index=True)  # one of each, text order
     missing = np.flatnonzero(~found_everywhere)[np.sort(first)]
     if len(missing):

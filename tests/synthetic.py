@@ -1,8 +1,10 @@
-"""Tiny synthetic datasets whose right answer is known."""
+"""Tiny synthetic datasets whose right answer is known, and a free loopback port for the tests
+that start servers or torchrun rendezvous."""
 
 from __future__ import annotations
 
 import json
+import socket
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -215,3 +217,10 @@ def versions_with_feedback(model_dir, tmp_path, *, recorded=True, missing=False)
         record_training_data(root / "v0001", tmp_path, missing=missing)
     url = log_beta_lovers(genrec.load(root / "v0001"), f"sqlite:///{tmp_path / 'f.sqlite3'}")
     return root, url
+
+
+def free_port() -> int:
+    """A loopback TCP port that was free a moment ago."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -25,6 +24,8 @@ import torch
 
 from genrec.cli import main as genrec_main
 from genrec.distributed import Sharding, current, launched
+
+from synthetic import free_port
 
 SASREC = """hidden_size = 16
 num_layers = 1
@@ -86,15 +87,23 @@ def train(
     return run(config, out, kind, processes, extra)
 
 
+def genrec_train(config: Path, out: Path, kind: str, extra: list[str]) -> list[str]:
+    """The ``-m genrec train ...`` every run here passes (after the launcher's own flags)."""
+    return ["-m", "genrec", "train", "--model", kind, *extra, "--config", str(config),
+            "--out", str(out), "--quiet"]  # fmt: skip
+
+
+def run_env(**more: str) -> dict[str, str]:
+    return {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", **more}
+
+
 def run(config: Path, out: Path, kind: str, processes: int, extra: list[str]) -> dict:
-    launcher = [sys.executable, "-m", "genrec"]
+    launcher = [sys.executable]
     if processes > 1:
         launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone",
-                    f"--nproc_per_node={processes}", "-m", "genrec"]  # fmt: skip
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
-    cmd = [*launcher, "train", "--model", kind, *extra, "--config", str(config),
-           "--out", str(out), "--quiet"]  # fmt: skip
-    done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
+                    f"--nproc_per_node={processes}"]  # fmt: skip
+    cmd = [*launcher, *genrec_train(config, out, kind, extra)]
+    done = subprocess.run(cmd, capture_output=True, text=True, env=run_env(), timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads((out / "genrec.json").read_text())["fit_info"]
 
@@ -128,12 +137,6 @@ def test_two_processes_resume_from_the_checkpoint_of_rank_0(tmp_path, kind):
     assert saved["epoch"] == 3
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def run_two_nodes(tmp_path: Path, config: Path, extra: list[str], flags: list[str]) -> list[Path]:
     """One torchrun agent per "node" (one process each) meeting at a c10d rendezvous on
     loopback, as on two machines: each node has its own output folder and vector cache, so
@@ -142,12 +145,11 @@ def run_two_nodes(tmp_path: Path, config: Path, extra: list[str], flags: list[st
     outs = [tmp_path / f"node{n}" / "out" for n in range(2)]
     agents = []
     for out in outs:
-        env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1",
-               "GENREC_CACHE": str(out.parent / "cache")}  # fmt: skip
         cmd = [sys.executable, "-m", "torch.distributed.run", "--nnodes=2",
                "--nproc_per_node=1", "--rdzv-backend=c10d", f"--rdzv-endpoint={endpoint}",
-               "--rdzv-id=genrec-test", "-m", "genrec", "train", "--model", "generative", *extra,
-               "--config", str(config), "--out", str(out), "--quiet", *flags]  # fmt: skip
+               "--rdzv-id=genrec-test",
+               *genrec_train(config, out, "generative", [*extra, *flags])]  # fmt: skip
+        env = run_env(GENREC_CACHE=str(out.parent / "cache"))
         agents.append(subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE,
                                        stderr=subprocess.PIPE, text=True))  # fmt: skip
     try:
@@ -195,11 +197,7 @@ def test_accumulation_takes_the_same_steps(tmp_path):
     extra = write_log(tmp_path)
     one = train(tmp_path, "sasrec", 1, extra)
     (tmp_path / "acc.toml").write_text(SASREC + "accumulate = 4\n")
-    out = tmp_path / "acc"
-    cmd = [sys.executable, "-m", "genrec", "train", "--model", "sasrec", *extra,
-           "--config", str(tmp_path / "acc.toml"), "--out", str(out), "--quiet"]  # fmt: skip
-    subprocess.run(cmd, check=True, capture_output=True)
-    acc = json.loads((out / "genrec.json").read_text())["fit_info"]
+    acc = run(tmp_path / "acc.toml", tmp_path / "acc", "sasrec", 1, extra)
     for a, b in zip(one["curve"], acc["curve"], strict=True):
         assert b["loss"] == pytest.approx(a["loss"], rel=1e-4)
         assert b["valid_ndcg@10"] == pytest.approx(a["valid_ndcg@10"], abs=1e-3)

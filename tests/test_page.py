@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -18,6 +17,8 @@ import pytest
 from genrec.store import FeedbackEvent, ServedList, default_sqlite_url
 from genrec.store.database import FeedbackStore
 
+from synthetic import free_port
+
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 KEY = "browser-test-key-0123456789"
 
@@ -29,12 +30,6 @@ def _require_chromium() -> None:
     if os.environ.get("GENREC_REQUIRE_SERVICES") == "1":
         pytest.fail(reason)
     pytest.skip(reason)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")

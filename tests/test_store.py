@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import socket
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
@@ -24,6 +23,8 @@ from genrec.store import (
     normalize_url,
 )
 from genrec.store.database import SCHEMA_VERSION, FeedbackStore
+
+from synthetic import free_port
 
 T0 = datetime(2024, 5, 17, 9, 30, 15, 123457, tzinfo=UTC)
 
@@ -47,12 +48,6 @@ def store(db_url: str) -> Iterator[FeedbackStore]:
 
 def click(user: str = "u1", item: str = "i1", key: str | None = None, **kw: Any) -> FeedbackEvent:
     return FeedbackEvent(user, item, "click", T0, idempotency_key=key, **kw)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _plain(value: Any) -> Any:

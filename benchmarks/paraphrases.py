@@ -95,3 +95,20 @@ FRESH: dict[str, tuple[str, str]] = {
     "War": ("bombs, tanks and the front line", "炸弹、坦克和前线"),
     "Western": ("outlaws riding across the desert on horseback", "骑马穿越沙漠的亡命之徒"),
 }  # fmt: skip
+
+# Requests that name no genre and describe none: with them the ranking should stay what it is
+# without a request. ``NEUTRAL_DEV`` was read while choosing the leaning strength and the share
+# of category-free training requests (genrec.requests.leaning); ``NEUTRAL_FRESH`` was written
+# (2026-12-06) before any measurement on it and is read only by `make bench-requests`.
+NEUTRAL_DEV: dict[str, tuple[str, ...]] = {
+    "en": ("something for tonight", "what should I watch", "surprise me", "something new",
+           "I am bored", "the best you have", "a good one for the weekend", "something different"),
+    "zh": ("今晚看点什么", "我该看什么", "给我个惊喜", "来点新的", "好无聊", "最好的",
+           "周末看点好的", "换换口味"),
+}  # fmt: skip
+NEUTRAL_FRESH: dict[str, tuple[str, ...]] = {
+    "en": ("anything worth my time?", "pick one for me", "I have two hours free",
+           "what do you recommend", "help me choose", "I can't decide"),
+    "zh": ("有什么值得看的", "帮我挑一个", "我有两个小时空闲", "你推荐什么", "帮我选一下",
+           "我拿不定主意"),
+}  # fmt: skip

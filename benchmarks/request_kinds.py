@@ -8,7 +8,9 @@ without naming it; two sets from benchmarks/paraphrases.py, never trained on: th
 once while the parser was changed, and a fresh one that no change was tuned on),
 *era* (the target's decade), *exclusion* (a genre the target lacks), *similar-to* (an item of the
 user's history by title: is what is co-liked with it ranked higher?), *mood* (no checkable
-attribute; a mood counts as followed by the genres written beside it). Numeric bounds are
+attribute; a mood counts as followed by the genres written beside it), *nothing named* (a
+request that names and describes nothing, "pick one for me": the ranking should stay as it is
+without one, so only NDCG@10 is compared). Numeric bounds are
 measured on a synthetic shop (8 categories, prices), where requests name a category in English
 or Chinese and a price bound.
 
@@ -38,7 +40,7 @@ from genrec.models import load as load_model
 from genrec.recommender import Recommender
 
 from harness import encoding_ms, machine, replace_block, write_json
-from paraphrases import FRESH, PARAPHRASES
+from paraphrases import FRESH, NEUTRAL_FRESH, PARAPHRASES
 
 # Moods name no attribute the catalog has; each counts as followed when an item has one of
 # the genres listed with it (written with the moods, before any tuning).
@@ -104,6 +106,7 @@ def measure_kind(
         "ndcg@10_request": float(ndcg.mean()),
         "ndcg@10_no_request": float(ndcg_base.mean()),
         "understood": float(np.mean([bool(p.constraints) for p in parsed])),
+        "leaned": float(np.mean([p.leans_to is not None for p in parsed])),
         "ms_per_request": 1000 * seconds / max(len(texts), 1),
     }
     if good is not None:
@@ -170,6 +173,8 @@ def ml100k_rows(
         moods = [str(m[col]) if m else "" for m in chosen]
         mood_ok = [np.any([has[g] for g in m[2]], axis=0) if m else nothing for m in chosen]
         add("mood", language, moods, mood_ok)
+        said = NEUTRAL_FRESH[language]
+        add("nothing named", language, [said[int(rng.integers(len(said)))] for _ in targets], None)
     return rows
 
 
@@ -258,7 +263,9 @@ def section(rows: list[dict[str, Any]], command: str, seconds: float) -> str:
         "excluded genre; among the 20 items most co-liked with the named one; in the category "
         "within the price bound), with the request and, for the same users, without one. "
         "*understood*: the share of requests from which a hard constraint was read (applied as "
-        "a decoding filter). Paraphrases describe a genre without naming it "
+        "a decoding filter); *leaned*: the share that named no category and whose remaining "
+        "words were read as leaning to one (a soft prior, genrec.requests.leaning). "
+        "Paraphrases describe a genre without naming it "
         "(benchmarks/paraphrases.py, never trained on): the first set was read once while the "
         "parser was changed; the fresh set was written before the last change and no change was "
         "tuned on it (the DEV set was). Chinese category requests name ml-100k's genres in "
@@ -266,8 +273,8 @@ def section(rows: list[dict[str, Any]], command: str, seconds: float) -> str:
         "encoder's shared space).",
         "",
         "| data | kind | lang | users | precision@10 | without request | NDCG@10 | without "
-        "request | understood | ms/request |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "request | understood | leaned | ms/request |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         if r["kind"] == "encoder":
@@ -277,7 +284,7 @@ def section(rows: list[dict[str, Any]], command: str, seconds: float) -> str:
         lines.append(
             f"| {r['dataset']} | {r['kind']} | {r['language']} | {r['users']:.0f} | {p} | {p0} | "
             f"{r['ndcg@10_request']:.4f} | {r['ndcg@10_no_request']:.4f} | "
-            f"{r['understood']:.2f} | {r['ms_per_request']:.1f} |"
+            f"{r['understood']:.2f} | {r.get('leaned', 0.0):.2f} | {r['ms_per_request']:.1f} |"
         )
     return "\n".join([*lines, "", notes(rows)])
 
@@ -294,6 +301,7 @@ def notes(rows: list[dict[str, Any]]) -> str:
         return f"{p(kind, 'en', data)}/{p(kind, 'zh', data)}"
 
     similar = [r for r in rows if r["kind"] == "similar-to"]
+    nothing = [r for r in rows if r["kind"] == "nothing named"]
     encoder = [r for r in rows if r["kind"] == "encoder"]
     cost = (
         f"a new text costs one encoder pass, {encoder[0]['median_ms']:.1f} ms median in this run "
@@ -311,6 +319,9 @@ def notes(rows: list[dict[str, Any]]) -> str:
         "is a category resolved to another one); similar-to raises the share of items co-liked "
         f"with the named one from {100 * similar[0]['precision@10_no_request']:.1f}% to "
         + "/".join(f"{100 * r['precision@10']:.1f}%" for r in similar)
+        + "; requests that name nothing give NDCG@10 "
+        + "/".join(f"{r['ndcg@10_request']:.4f}" for r in nothing)
+        + (f" against {nothing[0]['ndcg@10_no_request']:.4f} without a request" if nothing else "")
         + ". *ms/request* is amortized over batches of 256 with repeated texts (each distinct "
         f"text is encoded once); {cost}."
     )

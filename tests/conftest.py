@@ -12,6 +12,7 @@ from filelock import FileLock
 
 import genrec
 from genrec.data.schema import Dataset
+from genrec.indexing import E5Encoder
 from genrec.recommender import Recommender
 
 from synthetic import checkerboard, log_beta_lovers, saved_generative_model
@@ -24,6 +25,12 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
     import torch
 
     torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="session")
+def encoder() -> E5Encoder:
+    """The multilingual request encoder (loads in milliseconds; one per test process)."""
+    return E5Encoder()
 
 
 @pytest.fixture

@@ -157,6 +157,38 @@ def test_guidance_changes_nothing_without_a_request_and_moves_towards_one(net):
     assert bool((guided[rows, favoured] > plain[rows, favoured]).all())
 
 
+@pytest.mark.parametrize("filtered", [False, True])
+def test_a_prior_steers_the_beam_to_the_exact_ranking_of_paths_plus_prior(net, filtered):
+    state = _states(net, 4, seed=5)
+    gen = torch.Generator().manual_seed(6)
+    prior = -10 * torch.rand(4, 60, generator=gen)
+    allowed = torch.rand(4, 60, generator=gen) > 0.5 if filtered else None
+    with torch.no_grad():
+        exact = score_all_items(net, state) + prior
+        if allowed is not None:
+            exact = exact.masked_fill(~allowed, float("-inf"))
+        items, scores = beam_search(net, state, allowed, k=8, beam_size=1000, prior=prior)
+    expected = exact.topk(8, dim=1)
+    assert torch.equal(items, expected.indices)
+    # the same order; the scores differ from path + prior by one constant per row
+    shift = scores - expected.values
+    torch.testing.assert_close(shift, shift[:, :1].expand_as(shift), rtol=1e-4, atol=1e-4)
+    if allowed is not None:
+        assert bool(allowed.gather(1, items).all())
+
+
+def test_a_prior_moves_a_narrow_beam_towards_the_favoured_items(net):
+    state = _states(net, 6, seed=7)
+    favoured = torch.zeros(6, 60, dtype=torch.bool)
+    favoured[:, 40:] = True
+    prior = torch.where(favoured, 0.0, -8.0)
+    with torch.no_grad():
+        plain, _ = beam_search(net, state, None, k=5, beam_size=2)
+        steered, _ = beam_search(net, state, None, k=5, beam_size=2, prior=prior)
+    assert favoured.gather(1, steered).float().mean() > favoured.gather(1, plain).float().mean()
+    assert bool((steered >= 0).all()) and len(set(steered[0].tolist())) == 5
+
+
 @pytest.mark.parametrize("weight", [0.0, 0.5, 4.0])
 def test_hybrid_search_with_a_full_beam_equals_exact_hybrid_scoring(net, weight):
     states = _states(net, 4)

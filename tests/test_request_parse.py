@@ -29,11 +29,6 @@ ITEMS = pd.DataFrame(
 
 
 @pytest.fixture(scope="module")
-def encoder() -> E5Encoder:
-    return E5Encoder()
-
-
-@pytest.fixture(scope="module")
 def parser(encoder: E5Encoder) -> RequestParser:
     terms = CatalogTerms.from_items(ITEMS, Nouns.parse("products/商品"))
     popularity = np.arange(8)

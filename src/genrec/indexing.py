@@ -360,10 +360,13 @@ class TrieTensors:
                 c.view(-1).index_add_(0, rows * size + ids[items], minus)
                 counts.append(c)
             return counts
-        counts = []
-        weights = allowed.to(torch.float32)
+        return self.node_sums(allowed.to(torch.float32))
+
+    def node_sums(self, weights: torch.Tensor) -> list[torch.Tensor]:
+        """For item weights [B, N], the sum of the weights under each node [B, M_d]."""
+        sums = []
         for ids, size in zip(self.node_ids, self.nodes_per_depth, strict=True):
-            c = torch.zeros(batch, size, dtype=torch.float32, device=allowed.device)
+            c = torch.zeros(weights.shape[0], size, dtype=weights.dtype, device=weights.device)
             c.index_add_(1, ids, weights)
-            counts.append(c)
-        return counts
+            sums.append(c)
+        return sums

@@ -28,6 +28,7 @@ from genrec.evaluation import validation_ndcg
 from genrec.indexing import TextEncoder, shared_encoder
 from genrec.render import render_sentence
 from genrec.requests import CatalogTerms, Nouns
+from genrec.requests.applied import apply_requests
 from genrec.requests.language import language_of
 from genrec.requests.parse import ParsedRequest, RequestParser
 
@@ -84,6 +85,10 @@ class TopKQuery:
     k: int  # at most the catalog's size
     allowed: np.ndarray | None
     requests: Sequence[str] | None  # models that do not read text ignore them
+    # Log-weights [B, N] to add to log-probability scores: the categories requests lean to
+    # without naming them (genrec.requests.leaning); None: none. Only models whose
+    # leaning_strength() is positive get one.
+    leaning: np.ndarray | None = None
 
 
 class RecommendOptions(TypedDict, total=False):
@@ -199,9 +204,19 @@ class Recommender(ABC):
         allowed = None
         if exclude_seen or exclude is not None or candidates is not None:
             allowed = ~blocked_items(n_items, histories, exclude_seen, exclude, candidates)
+        leaning = None
         if requests is not None and any(r for r in requests):
-            histories, allowed, requests = self._apply_requests(histories, allowed, requests)
-        return self._top_k(TopKQuery(histories, min(k, n_items), allowed, requests))
+            applied = apply_requests(
+                self.request_parser(), histories, allowed, requests, self.leaning_strength()
+            )
+            histories, allowed, requests = applied.histories, applied.allowed, applied.soft_texts
+            leaning = applied.leaning
+        return self._top_k(TopKQuery(histories, min(k, n_items), allowed, requests, leaning))
+
+    def leaning_strength(self) -> float:
+        """How strongly this model ranks by the categories a request leans to (0: not at all;
+        models whose scores are not log-probabilities keep 0)."""
+        return 0.0
 
     def _dataset_nouns(self, dataset: Dataset) -> Nouns:
         """The dataset's noun where it names one, else the one its item texts suggest."""
@@ -217,31 +232,6 @@ class Recommender(ABC):
         """The hard constraints each request states (see :mod:`genrec.requests.parse`)."""
         return self.request_parser().parse_many(list(requests))
 
-    def _apply_requests(
-        self,
-        histories: Sequence[np.ndarray],
-        allowed: np.ndarray | None,
-        requests: Sequence[str],
-    ) -> tuple[Sequence[np.ndarray], np.ndarray | None, Sequence[str]]:
-        """Each request's constraints as a decoding filter; items it names as "similar to"
-        join that row's history (and are never returned). Returns the histories, the allowed
-        items and the request texts left for the learned conditioning."""
-        parser = self.request_parser()
-        parsed = parser.parse_many(list(requests))
-        if not any(p.constraints for p in parsed):
-            return histories, allowed, requests
-        n_items = len(self.require_catalog())
-        rows = np.ones((len(histories), n_items), dtype=bool) if allowed is None else allowed
-        out_histories = list(histories)
-        for row, request in enumerate(parsed):
-            mask = request.mask(parser.terms)
-            if mask is not None:
-                rows[row] &= mask
-            if request.similar_items:
-                extra = np.asarray(request.similar_items, dtype=np.int64)
-                out_histories[row] = np.concatenate([np.asarray(histories[row]), extra])
-        return out_histories, rows, [p.soft_text for p in parsed]
-
     def request_parser(self) -> RequestParser:
         """The parser of requests against this model's catalog (built once)."""
         if self._parser is None:
@@ -251,7 +241,11 @@ class Recommender(ABC):
                 np.add.at(counts, seq, 1)
             terms = CatalogTerms.from_items(catalog.items, self.nouns)
             self._parser = RequestParser(
-                terms, catalog.titles, self.text_encoder().encode_requests, counts
+                terms,
+                catalog.titles,
+                self.text_encoder().encode_requests,
+                counts,
+                leaning=self.leaning_strength() > 0,
             )
         return self._parser
 

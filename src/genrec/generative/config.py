@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from genrec.config import require
 from genrec.indexing import IndexConfig
+from genrec.requests.leaning import LEANING_STRENGTH
 
 # The dense weights a fit tries on the validation split when dense_weight is None.
 DENSE_WEIGHTS = (0.0, 0.5, 1.0, 2.0, 4.0)
@@ -110,6 +111,11 @@ class GenerativeConfig:
     # (0) to 86.1% (2) while validation NDCG@10 with a request fell from .325/.248 to .225/.192
     # (EN/ZH, 5 seeds): 0, the default. The request-free ranking is unchanged.
     request_guidance: float = 0.0
+    # A request that names no category but describes one ("something with haunted houses and
+    # ghosts") adds the encoder's zero-shot leaning to the ranking: this strength times each
+    # item's shortfall of evidence (genrec.requests.leaning, where the default was chosen on
+    # DEV paraphrases; 0: off).
+    request_leaning: float = LEANING_STRENGTH
 
     def validate(self) -> None:
         if self.codebook_sizes is not None:
@@ -144,3 +150,4 @@ class GenerativeConfig:
         )
         require(self.path_loss_weight >= 0, "path_loss_weight must be non-negative")
         require(self.request_guidance >= 0, "request_guidance must be non-negative")
+        require(self.request_leaning >= 0, "request_leaning must be non-negative")

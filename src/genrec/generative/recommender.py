@@ -59,6 +59,7 @@ class GenerativeRecommender(Recommender):
     # models saved before guidance existed decode as they did
     saved_config_defaults: ClassVar[dict[str, Any]] = {
         "request_guidance": 0.0, "dense_weight": 0.0, "collaborative_weight": 0.0,
+        "request_leaning": 0.0,
     }  # fmt: skip
 
     def __init__(self, config: GenerativeConfig | None = None) -> None:
@@ -215,6 +216,9 @@ class GenerativeRecommender(Recommender):
         return TRAINING_DENSE_WEIGHT if weight is None else weight
 
     # ------------------------------------------------------------------- inference
+    def leaning_strength(self) -> float:
+        return self.config.request_leaning
+
     def _require_net(self) -> GenerativeNet:
         if self.net is None:
             raise RuntimeError("GenerativeRecommender is not fitted; call fit() or load()")
@@ -294,15 +298,20 @@ class GenerativeRecommender(Recommender):
             if vectors is not None and weight > 0:  # guided towards the request
                 guidance = Guidance(net.start_state(hidden, None), weight)
             mask = torch.from_numpy(allowed).to(self.device) if allowed is not None else None
+            prior = None
+            if query.leaning is not None:
+                prior = torch.from_numpy(query.leaning).to(self.device)
             if self.exact_decoding:
                 scores_all = score_all_hybrid(net, state, self.dense_weight, guidance)
+                if prior is not None:
+                    scores_all = scores_all + prior
                 if mask is not None:
                     scores_all = scores_all.masked_fill(~mask, float("-inf"))
                 scores, items = scores_all.topk(k, dim=1)
                 items = items.masked_fill(torch.isneginf(scores), -1)
             else:
                 items, scores = hybrid_search(
-                    net, state, mask, k, self.config.beam_size, self.dense_weight, guidance
+                    net, state, mask, k, self.config.beam_size, self.dense_weight, guidance, prior
                 )
         return items.cpu().numpy().astype(np.int64), scores.cpu().numpy().astype(np.float64)
 

@@ -51,6 +51,10 @@ class ParsedRequest:
     # exclusions and "similar to" the filters already enforce ("" when nothing else is left:
     # "anything but horror" must not steer towards horror).
     soft_text: str = ""
+    # Where no category is named: the evidence [C] the soft text gives each of the catalog's
+    # category terms (genrec.requests.leaning), and the term it leans to most.
+    leaning: np.ndarray | None = None
+    leans_to: str | None = None
 
     def of(self, kind: str) -> list[Constraint]:
         return [c for c in self.constraints if c.kind == kind]
@@ -110,7 +114,13 @@ class ParsedRequest:
         return " ".join([head, *tail]) if tail else head
 
     def to_list(self) -> list[dict[str, object]]:
-        return [c.to_dict() for c in self.constraints]
+        """The constraints, then the category the request leans to (a soft preference, not a
+        filter) where it has one."""
+        out = [c.to_dict() for c in self.constraints]
+        if self.leans_to is not None:
+            out.append({"kind": "leaning", "text": self.soft_text, "value": self.leans_to,
+                        "match": "shared-space"})  # fmt: skip
+        return out
 
 
 def _number_text(value: float) -> str:

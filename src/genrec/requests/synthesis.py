@@ -12,6 +12,7 @@ figures measure generalisation to unseen phrasings.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -67,6 +68,16 @@ def fill(
 ) -> str:
     phrase = category_phrase(category, language, names)
     return template.format(c=phrase, n=nouns.one, ns=nouns.en, nz=nouns.zh)
+
+
+def frames(language: str, nouns: Nouns) -> list[str]:
+    """The training templates of a language with the category left out: requests that name
+    no category, in the catalog's noun ("I want a movie", "推荐一个好的电影")."""
+    out = []
+    for template in TRAIN_TEMPLATES[language]:
+        text = template.format(c="", n=nouns.one, ns=nouns.en, nz=nouns.zh)
+        out.append(re.sub(r"\s+([,?.])", r"\1", " ".join(text.split())))
+    return out
 
 
 def item_terms(categories: Sequence[Sequence[str]]) -> list[tuple[str, ...]]:

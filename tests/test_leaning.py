@@ -104,3 +104,5 @@ def test_applied_requests_carry_the_leaning_of_the_rows_that_lean(parser):
     assert applied.allowed[1].sum() == 1 and applied.allowed[1, GENRES.index("Horror")]
     assert applied.soft_texts == [requests[0], requests[1], ""]
     assert apply_requests(parser, histories, None, requests).leaning is None  # strength 0
+    named_only = apply_requests(parser, histories, None, requests, 100, soft_only_when_named=True)
+    assert named_only.soft_texts == ["", requests[1], ""]

@@ -207,11 +207,21 @@ class Recommender(ABC):
         leaning = None
         if requests is not None and any(r for r in requests):
             applied = apply_requests(
-                self.request_parser(), histories, allowed, requests, self.leaning_strength()
+                self.request_parser(),
+                histories,
+                allowed,
+                requests,
+                self.leaning_strength(),
+                soft_only_when_named=self.conditioning_needs_a_category(),
             )
             histories, allowed, requests = applied.histories, applied.allowed, applied.soft_texts
             leaning = applied.leaning
         return self._top_k(TopKQuery(histories, min(k, n_items), allowed, requests, leaning))
+
+    def conditioning_needs_a_category(self) -> bool:
+        """Whether the model's learned request conditioning should read only requests that
+        name a category (see :func:`genrec.requests.applied.apply_requests`)."""
+        return False
 
     def leaning_strength(self) -> float:
         """How strongly this model ranks by the categories a request leans to (0: not at all;

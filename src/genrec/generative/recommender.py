@@ -219,6 +219,13 @@ class GenerativeRecommender(Recommender):
     def leaning_strength(self) -> float:
         return self.config.request_leaning
 
+    def conditioning_needs_a_category(self) -> bool:
+        # Learned from synthesized requests, all of which name a category: on ml-100k
+        # validation (seed 0, leaning 100) reading the other requests too gave NDCG@10 .1077/
+        # .0959 (EN/ZH) on requests that name nothing (.1201/.1147 without; .1320 with no
+        # request) and described-genre precision .784 against .774, category requests the same.
+        return self.fit_info.get("requests") == "synthesized" and self.leaning_strength() > 0
+
     def _require_net(self) -> GenerativeNet:
         if self.net is None:
             raise RuntimeError("GenerativeRecommender is not fitted; call fit() or load()")

@@ -29,10 +29,15 @@ def apply_requests(
     allowed: np.ndarray | None,
     requests: Sequence[str],
     leaning_strength: float = 0.0,
+    *,
+    soft_only_when_named: bool = False,
 ) -> AppliedRequests:
     """Each request's constraints as a filter on the allowed items; items it names as "similar
     to" join that row's history (and are never returned); where it names no category, its
-    leaning as log-weights scaled by ``leaning_strength`` (0: none)."""
+    leaning as log-weights scaled by ``leaning_strength`` (0: none). With
+    ``soft_only_when_named``, a request's text is left for the learned conditioning only where
+    it names a category (for a conditioning that learned from synthesized requests, which
+    always name one: other texts are outside what it learned)."""
     parsed = parser.parse_many(list(requests))
     n_items = len(parser.terms.categories)
     leaning = None
@@ -42,7 +47,7 @@ def apply_requests(
         for row, prior in enumerate(priors):
             if prior is not None:
                 leaning[row] = prior
-    soft = [p.soft_text for p in parsed]
+    soft = [p.soft_text if p.of("category") or not soft_only_when_named else "" for p in parsed]
     if not any(p.constraints for p in parsed):
         return AppliedRequests(histories, allowed, soft, leaning)
     rows = np.ones((len(histories), n_items), dtype=bool) if allowed is None else allowed

@@ -54,13 +54,17 @@ class CategoryLeaning:
         for language in TRAIN_TEMPLATES:
             nothing = unit_vectors(encode(frames(language, terms.nouns)))
             self._baseline[language] = (nothing @ self._vectors.T).mean(axis=0)  # [C]
+        # Items grouped by their tuple of terms (few kinds, even for a million items), so a
+        # prior costs one gather over the items.
         column = {name: j for j, name in enumerate(self.names)}
-        rows = [i for i, cats in enumerate(terms.categories) for _ in cats]
-        self._items = np.asarray(rows, dtype=np.int64)
-        self._terms = np.asarray(
-            [column[c] for cats in terms.categories for c in cats], dtype=np.int64
+        kinds: dict[tuple[str, ...], int] = {}
+        self._item_kind = np.array(
+            [kinds.setdefault(tuple(cats), len(kinds)) for cats in terms.categories],
+            dtype=np.int64,
         )
-        self._n_items = len(terms.categories)
+        self._kinds = np.asarray([k for cats, k in kinds.items() for _ in cats], dtype=np.int64)
+        self._terms = np.asarray([column[c] for cats in kinds for c in cats], dtype=np.int64)
+        self._n_kinds = len(kinds)
 
     def evidence(self, texts: Sequence[str]) -> np.ndarray:
         """[T, C]: each text's similarity to each term less a category-free request's."""
@@ -73,7 +77,7 @@ class CategoryLeaning:
     def item_prior(self, evidence: np.ndarray, strength: float = LEANING_STRENGTH) -> np.ndarray:
         """Log-weights [N] for one text's evidence [C]: 0 for items of the leading term, the
         strength times the shortfall of their best term for the others (at least FLOOR)."""
-        best = np.full(self._n_items, -np.inf, dtype=np.float64)
-        np.maximum.at(best, self._items, evidence[self._terms].astype(np.float64))
-        prior = strength * (best - float(evidence.max()))
+        best = np.full(self._n_kinds, -np.inf, dtype=np.float64)
+        np.maximum.at(best, self._kinds, evidence[self._terms].astype(np.float64))
+        prior = strength * (best[self._item_kind] - float(evidence.max()))
         return np.maximum(prior, FLOOR).astype(np.float32)

@@ -10,7 +10,7 @@ import pytest
 from genrec.indexing import E5Encoder
 from genrec.requests import CatalogTerms, Nouns
 from genrec.requests.applied import apply_requests
-from genrec.requests.leaning import FLOOR, CategoryLeaning
+from genrec.requests.leaning import FLOOR, CategoryLeaning, term_vectors
 from genrec.requests.parse import RequestParser
 from genrec.requests.synthesis import frames
 
@@ -73,7 +73,9 @@ def test_no_leaning_unless_asked(encoder):
 
 def test_a_description_stands_out_more_than_a_request_about_nothing(encoder):
     terms = CatalogTerms.from_items(MOVIES, Nouns.parse("movies/电影"))
-    leaning = CategoryLeaning(terms, encoder.encode_requests)
+    leaning = CategoryLeaning(
+        terms, encoder.encode_requests, term_vectors(terms, encoder.encode_requests)
+    )
     nothing, cowboys = leaning.evidence(
         ["something for tonight", "cowboys riding across the desert"]
     )

@@ -77,11 +77,11 @@ def beam_search(
     trie = net.trie
     batch = state.shape[0]
     depth_count = len(trie.node_ids)
-    counts = trie.allowed_counts(allowed) if allowed is not None else None
+    counts = trie.allowed_counts(allowed) if allowed is not None and prior is None else None
     nodes = torch.zeros(batch, 1, dtype=torch.long, device=state.device)  # root
     totals = torch.zeros(batch, 1, device=state.device)  # [B, W]
     node_weight = None
-    if prior is not None:
+    if prior is not None:  # the weights replace the counts (> 0 where they allow an item)
         weights = torch.exp(prior - prior.max(dim=1, keepdim=True).values)
         if allowed is not None:
             weights = weights * allowed

@@ -42,17 +42,30 @@ LEANING_STRENGTH = 100.0
 FLOOR = -50.0
 
 
+def term_vectors(terms: CatalogTerms, encode: Callable[[list[str]], np.ndarray]) -> np.ndarray:
+    """The category terms as unit request vectors [2, C, D]: alone, and followed by the
+    catalog's noun ("Action", "Action movies"), in the order of ``terms.names``."""
+    names = terms.names
+    forms = [*names, *(f"{n} {terms.nouns.en}" for n in names)]
+    return unit_vectors(encode(forms)).reshape(2, len(names), -1)
+
+
 class CategoryLeaning:
     """The evidence a request gives for each of a catalog's category terms, and the item prior
-    it implies. ``encode`` embeds texts as requests (the multilingual encoder)."""
+    it implies. ``encode`` embeds texts as requests (the multilingual encoder);
+    ``term_vectors`` [2, C, D] are the unit request vectors of ``terms.names``, alone and
+    followed by the catalog's noun (:func:`term_vectors`, which the parser's shared-space
+    match has already computed)."""
 
-    def __init__(self, terms: CatalogTerms, encode: Callable[[list[str]], np.ndarray]) -> None:
+    def __init__(
+        self,
+        terms: CatalogTerms,
+        encode: Callable[[list[str]], np.ndarray],
+        term_vectors: np.ndarray,
+    ) -> None:
         self.names = terms.names
         self._encode = encode
-        noun = terms.nouns.en
-        bare = unit_vectors(encode(list(self.names)))
-        with_noun = unit_vectors(encode([f"{name} {noun}" for name in self.names]))
-        self._vectors = unit_vectors(bare + with_noun)  # [C, D]
+        self._vectors = unit_vectors(term_vectors[0] + term_vectors[1])  # [C, D]
         self._baseline: dict[str, np.ndarray] = {}
         for language in TRAIN_TEMPLATES:
             nothing = unit_vectors(encode(frames(language, terms.nouns)))

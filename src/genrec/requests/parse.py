@@ -22,7 +22,7 @@ import numpy as np
 from genrec.requests import patterns as P
 from genrec.requests.constraints import Constraint, ParsedRequest
 from genrec.requests.language import language_of
-from genrec.requests.leaning import LEANING_STRENGTH, CategoryLeaning
+from genrec.requests.leaning import LEANING_STRENGTH, CategoryLeaning, term_vectors
 from genrec.requests.terms import CatalogTerms, term_forms
 
 # The best category's cosine similarity must beat the second's by this much for a content word to
@@ -139,15 +139,21 @@ class RequestParser:
             out.soft_text = text if rest == text else " ".join(rest.split())
         return out, rest
 
+    def _term_vectors(self) -> np.ndarray:
+        """The category terms as requests [2, C, D]: alone, and followed by the catalog's
+        noun ("Action", "Action movies"); encoded once, for the match and the leaning."""
+        assert self._encode is not None
+        if self._name_vectors is None:
+            self._name_vectors = term_vectors(self.terms, self._encode)
+        return self._name_vectors
+
     def _lean(self, parsed: list[ParsedRequest]) -> None:
-        """The category evidence of requests that name none (soft text with content words)."""
-        if not self._wants_leaning or self._encode is None or len(self.names) < 2:
-            return
-        parsed = [p for p in parsed if P.content_words(p.soft_text, self._noun_words)]
-        if not parsed:
+        """The category evidence of requests that name none (a soft text is only ever set
+        where content words are left)."""
+        if not parsed or not self._wants_leaning or self._encode is None or len(self.names) < 2:
             return
         if self._leaning is None:
-            self._leaning = CategoryLeaning(self.terms, self._encode)
+            self._leaning = CategoryLeaning(self.terms, self._encode, self._term_vectors())
         evidence = self._leaning.evidence([p.soft_text for p in parsed])
         for request, row in zip(parsed, evidence, strict=True):
             request.leaning = row
@@ -309,10 +315,6 @@ class RequestParser:
         15 of 18 against 12. English requests gained nothing on DEV (19 right and 4 wrong
         against 18 and 3) and keep the bare forms."""
         assert self._encode is not None
-        if self._name_vectors is None:
-            forms = [*self.names, *(f"{n} {self.terms.nouns.en}" for n in self.names)]
-            vectors = P.unit_vectors(self._encode(forms))
-            self._name_vectors = vectors.reshape(2, len(self.names), -1)
         # Chinese pieces are phrases between frame words; English words alone say too little
         # ("far-off" is nearest to Sci-Fi), so an English request is compared whole.
         noun = self.terms.nouns.zh
@@ -328,7 +330,7 @@ class RequestParser:
                 pieces[w] = [w]
         texts = list(dict.fromkeys(p for ps in pieces.values() for p in ps))
         queries = P.unit_vectors(self._encode(texts))
-        sims = np.einsum("td,fnd->tfn", queries, self._name_vectors)  # [texts, forms, names]
+        sims = np.einsum("td,fnd->tfn", queries, self._term_vectors())  # [texts, forms, names]
         ordered = np.sort(sims, axis=2)
         margins = ordered[:, :, -1] - ordered[:, :, -2]  # within each form of the terms
         english = np.array([language_of(t) != "zh" for t in texts])

@@ -97,9 +97,10 @@ FRESH: dict[str, tuple[str, str]] = {
 }  # fmt: skip
 
 # Requests that name no genre and describe none: with them the ranking should stay what it is
-# without a request. ``NEUTRAL_DEV`` was read while choosing the leaning strength and the share
-# of category-free training requests (genrec.requests.leaning); ``NEUTRAL_FRESH`` was written
-# (2026-12-06) before any measurement on it and is read only by `make bench-requests`.
+# without a request. ``NEUTRAL_DEV`` was read while choosing the leaning strength
+# (genrec.requests.leaning) and while trying category-free training requests (not kept);
+# ``NEUTRAL_FRESH`` was written (2026-12-06) before any measurement on it and is read only by
+# `make bench-requests`.
 NEUTRAL_DEV: dict[str, tuple[str, ...]] = {
     "en": ("something for tonight", "what should I watch", "surprise me", "something new",
            "I am bored", "the best you have", "a good one for the weekend", "something different"),

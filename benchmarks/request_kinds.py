@@ -284,7 +284,7 @@ def section(rows: list[dict[str, Any]], command: str, seconds: float) -> str:
         lines.append(
             f"| {r['dataset']} | {r['kind']} | {r['language']} | {r['users']:.0f} | {p} | {p0} | "
             f"{r['ndcg@10_request']:.4f} | {r['ndcg@10_no_request']:.4f} | "
-            f"{r['understood']:.2f} | {r.get('leaned', 0.0):.2f} | {r['ms_per_request']:.1f} |"
+            f"{r['understood']:.2f} | {r['leaned']:.2f} | {r['ms_per_request']:.1f} |"
         )
     return "\n".join([*lines, "", notes(rows)])
 

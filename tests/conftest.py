@@ -12,6 +12,7 @@ from filelock import FileLock
 
 import genrec
 from genrec.data.schema import Dataset
+from genrec.e5 import set_process_precision
 from genrec.indexing import E5Encoder
 from genrec.recommender import Recommender
 
@@ -27,9 +28,18 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
     torch.set_num_threads(1)
 
 
+@pytest.fixture(autouse=True)
+def float32_encoders() -> Iterator[None]:
+    """Each test starts with the process's encoder precision at float32: a service built by
+    an earlier test in this worker sets it to its own (``auto``)."""
+    set_process_precision("float32")
+    yield
+    set_process_precision("float32")
+
+
 @pytest.fixture(scope="session")
 def encoder() -> E5Encoder:
-    """The multilingual request encoder (loads in milliseconds; one per test process)."""
+    """The multilingual request encoder (one per test process; its network loads once)."""
     return E5Encoder()
 
 

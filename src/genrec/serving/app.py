@@ -22,6 +22,7 @@ from fastapi import APIRouter, Depends, FastAPI, params
 from fastapi.middleware.cors import CORSMiddleware
 
 from genrec.config import ConfigError
+from genrec.e5 import set_process_precision
 from genrec.lifecycle import resolve_model_dir
 from genrec.serving.auth import KEY_RESPONSES, require_key
 from genrec.serving.errors import ERROR_RESPONSES, add_error_handlers
@@ -53,6 +54,7 @@ def create_app(
         import torch
 
         torch.set_num_threads(settings.torch_threads)
+    set_process_precision(settings.encoder_precision)
     state = ServiceState(settings, ModelHolder(settings.model_dir, preloaded))
     if preloaded is not None:
         state.metrics.set_model(preloaded.version)

@@ -39,6 +39,8 @@ from typing import Any
 import httpx
 import numpy as np
 
+from genrec.e5 import resolve_precision, set_process_precision
+from genrec.indexing import E5Encoder
 from genrec.serving.service import LoadedModel, Query
 from genrec.store.database import FeedbackStore
 
@@ -46,6 +48,8 @@ from harness import encoding_ms, machine, replace_block, write_json
 from loadgen import recommend_body
 
 KEY = "bench-key-" + "0" * 16
+# What `genrec serve` encodes request texts with by default (its encoder_precision, "auto").
+SERVICE_PRECISION = str(resolve_precision("auto")).removeprefix("torch.")
 HERE = Path(__file__).resolve().parent
 LOADGEN = HERE / "loadgen.py"
 
@@ -166,13 +170,15 @@ def new_texts(loaded: LoadedModel, users: list[str]) -> dict[str, float]:
     rng = random.Random(1)
     encoder = loaded.model.text_encoder()
     out: dict[str, float] = {}
-    for size in (1, 8, 32):
-        groups = [
-            [recommend_body(rng, users, "unique")["request"] for _ in range(size)]
-            for _ in range(max(4, 64 // size))
-        ]
-        per_text = encoding_ms(encoder.encode_requests, groups)
-        out[f"encode{size}_ms_per_text"] = float(np.median(per_text))
+    for precision in ("float32", SERVICE_PRECISION):
+        timed = E5Encoder(precision=precision)
+        for size in (1, 8, 32):
+            groups = [
+                [recommend_body(rng, users, "unique")["request"] for _ in range(size)]
+                for _ in range(max(4, 64 // size))
+            ]
+            per_text = encoding_ms(timed.encode_requests, groups)
+            out[f"encode{size}_ms_per_text_{precision}"] = float(np.median(per_text))
     cache = getattr(encoder, "_cache", None)  # E5Encoder's LRU of request vectors
     before = len(cache) if cache is not None else 0
     batches = []
@@ -353,6 +359,7 @@ def run(args: argparse.Namespace, tmp: Path) -> tuple[list[dict[str, Any]], list
     users = ",".join(user_list)
     del loaded
     print("[serve-bench] in-process answer() path", flush=True)
+    set_process_precision(SERVICE_PRECISION)  # as the server does at start
     inproc = in_process(root / "v0001", user_list)
     rows: list[dict[str, Any]] = [{"model": "in-process", "kind": "answer()", **inproc}]
     sqlite_url = f"sqlite:///{tmp / 'load.sqlite3'}"
@@ -362,6 +369,9 @@ def run(args: argparse.Namespace, tmp: Path) -> tuple[list[dict[str, Any]], list
             (1, "none"),
             (8, "none"),
             (32, "none"),
+            (1, "pool"),
+            (8, "pool"),
+            (32, "pool"),
             (1, "unique"),
             (8, "unique"),
             (32, "unique"),
@@ -422,7 +432,8 @@ def run(args: argparse.Namespace, tmp: Path) -> tuple[list[dict[str, Any]], list
         "`benchmarks/loadgen.py` in another process over loopback, each client sending its next "
         "request when the last is answered. Client and server share this machine's 2 cores. "
         "Requests name a random known user, k = 10; 'unique text' adds a request text never "
-        "seen before (so it is encoded, not cached). The 2-worker row runs two server "
+        "seen before (so it is encoded, not cached); 'pool' one of a fixed set of request texts "
+        "(encoded once, then cached). The 2-worker row runs two server "
         "processes with one inference thread each.",
         "",
         f"In-process `answer()` on the same model in this run: one query "
@@ -430,9 +441,14 @@ def run(args: argparse.Namespace, tmp: Path) -> tuple[list[dict[str, Any]], list
         f"{inproc['batch64_median_ms']:.1f} ms median = **{inproc['batch64_rps']:.0f} "
         "requests/s** (the batched figure the service is compared with).",
         "",
-        f"New request texts, in process: the encoder takes {inproc['encode1_ms_per_text']:.1f} ms "
-        f"a text one at a time, {inproc['encode8_ms_per_text']:.1f} ms in batches of 8 and "
-        f"{inproc['encode32_ms_per_text']:.1f} ms in batches of 32; `answer()` on batches of 8 "
+        f"New request texts, in process: the encoder (PyTorch, `genrec.e5`) takes "
+        f"{inproc['encode1_ms_per_text_float32']:.1f} ms a text one at a time, "
+        f"{inproc['encode8_ms_per_text_float32']:.1f} ms in batches of 8 and "
+        f"{inproc['encode32_ms_per_text_float32']:.1f} ms in batches of 32 in float32; the "
+        f"service's default precision on this CPU is {SERVICE_PRECISION}: "
+        f"{inproc[f'encode1_ms_per_text_{SERVICE_PRECISION}']:.1f}, "
+        f"{inproc[f'encode8_ms_per_text_{SERVICE_PRECISION}']:.1f} and "
+        f"{inproc[f'encode32_ms_per_text_{SERVICE_PRECISION}']:.1f} ms. `answer()` on batches of 8 "
         f"new texts serves {inproc['unique8_rps']:.0f} requests/s, asking the encoder for "
         f"{inproc.get('encoded_per_request', float('nan')):.1f} new texts a request (the "
         "parser's content words, for Chinese also their pieces, and the text the learned "

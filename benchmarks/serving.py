@@ -382,6 +382,15 @@ def run(args: argparse.Namespace, tmp: Path) -> tuple[list[dict[str, Any]], list
             result["ratio_to_in_process_batched"] = result["rps"] / inproc["batch64_rps"]
             load_rows.append(result)
         metrics = httpx.get(f"{server.url}/metrics").text
+    if SERVICE_PRECISION != "float32":  # what a CPU without AMX gets (roughly: its float32)
+        fp32 = {"GENREC_ENCODER_PRECISION": "float32"}
+        with serving(root, sqlite_url, tmp / "server.log", **fp32) as server:
+            print("[serve-bench] load: 8 clients, request text unique, float32 encoder", flush=True)
+            result = loadgen("recommend", server.url, 8, args.seconds, users, text="unique",
+                             warmup=2)  # fmt: skip
+            result["ratio_to_in_process_batched"] = result["rps"] / inproc["batch64_rps"]
+            result["precision"] = "float32"
+            load_rows.append(result)
     # Two processes on two cores: one inference thread each, or they oversubscribe the CPU.
     two = {"GENREC_WORKERS": "2", "GENREC_TORCH_THREADS": "1"}
     with serving(root, sqlite_url, tmp / "server.log", **two) as server:
@@ -433,7 +442,9 @@ def run(args: argparse.Namespace, tmp: Path) -> tuple[list[dict[str, Any]], list
         "request when the last is answered. Client and server share this machine's 2 cores. "
         "Requests name a random known user, k = 10; 'unique text' adds a request text never "
         "seen before (so it is encoded, not cached); 'pool' one of a fixed set of request texts "
-        "(encoded once, then cached). The 2-worker row runs two server "
+        f"(encoded once, then cached). Request texts are encoded in {SERVICE_PRECISION}, the "
+        "service's default (encoder_precision auto) on this CPU, except in the row that says "
+        "float32. The 2-worker row runs two server "
         "processes with one inference thread each.",
         "",
         f"In-process `answer()` on the same model in this run: one query "
@@ -460,7 +471,8 @@ def run(args: argparse.Namespace, tmp: Path) -> tuple[list[dict[str, Any]], list
     ]
     for r in load_rows:
         lines.append(
-            f"| {r['concurrency']} | {r.get('workers', 1)} | {r['text']} | {r['rps']:.0f} | "
+            f"| {r['concurrency']} | {r.get('workers', 1)} | {r['text']}"
+            f"{' (float32 encoder)' if r.get('precision') else ''} | {r['rps']:.0f} | "
             f"{r['median_ms']:.1f} | "
             f"{r['p95_ms']:.1f} | {r['p99_ms']:.1f} | {r['failed']} | "
             f"{r['ratio_to_in_process_batched']:.2f} |"

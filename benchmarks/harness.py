@@ -20,6 +20,7 @@ import numpy as np
 
 from genrec.data.schema import Dataset
 from genrec.data.split import Part, SequenceSplit
+from genrec.e5 import precision_name
 from genrec.evaluation import EvalResult, evaluate, paired_bootstrap
 from genrec.models import model_class
 
@@ -28,6 +29,8 @@ METRIC_KEYS = (
     "coverage", "invalid_rate",
 )  # fmt: skip
 REFERENCE = "sasrec"
+# What `genrec serve` encodes request texts with by default (encoder_precision "auto").
+SERVICE_PRECISION = precision_name("auto")
 # RecBole 1.2.1 SASRec (CE loss) on ml-100k under RecBole's protocol, one run with seed 2020,
 # from ../shared/ANCHORS.md; best epoch as RecBole's log counts it.
 RECBOLE_ANCHOR: dict[str, float] = {

@@ -19,13 +19,14 @@ import genrec
 from genrec.baselines.sasrec import SASRecConfig
 from genrec.data import load_builtin
 from genrec.data.split import SequenceSplit, leave_one_out
-from genrec.e5 import resolve_precision, set_process_precision
+from genrec.e5 import set_process_precision
 from genrec.evaluation import evaluate
 from genrec.generative.recommender import GenerativeConfig, GenerativeRecommender
 
 from harness import (
     GUIDANCE_MIN_PRECISION,
     RECBOLE_ANCHOR,
+    SERVICE_PRECISION,
     ExactDecoding,
     Run,
     choose_guidance,
@@ -494,9 +495,6 @@ def update_readme(rows: list[dict[str, Any]], readme: Path, command: str) -> Non
 
 KEPT_SECTIONS = ("collab", "ablation", "requests", "catalog", "serving", "feedback", "llm",
                  "ddp", "vectors", "scale", "logs", "gpu", "recbole")  # fmt: skip
-
-
-SERVICE_PRECISION = str(resolve_precision("auto")).removeprefix("torch.")
 
 
 def new_text_latency(model_dir: str, histories: Any, texts: list[str], precision: str) -> float:

@@ -39,17 +39,15 @@ from typing import Any
 import httpx
 import numpy as np
 
-from genrec.e5 import resolve_precision, set_process_precision
+from genrec.e5 import set_process_precision
 from genrec.indexing import E5Encoder
 from genrec.serving.service import LoadedModel, Query
 from genrec.store.database import FeedbackStore
 
-from harness import encoding_ms, machine, replace_block, write_json
+from harness import SERVICE_PRECISION, encoding_ms, machine, replace_block, write_json
 from loadgen import recommend_body
 
 KEY = "bench-key-" + "0" * 16
-# What `genrec serve` encodes request texts with by default (its encoder_precision, "auto").
-SERVICE_PRECISION = str(resolve_precision("auto")).removeprefix("torch.")
 HERE = Path(__file__).resolve().parent
 LOADGEN = HERE / "loadgen.py"
 

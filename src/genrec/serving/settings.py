@@ -55,7 +55,10 @@ class ServeSettings(BaseSettings):
     max_exclude: int = Field(default=1000, ge=0)
     batch_max: int = Field(default=64, ge=1, le=4096, description="queries decoded together")
     batch_wait_ms: float = Field(
-        default=1.0, ge=0.0, le=1000.0, description="how long a batch waits for company"
+        default=1.0, ge=0.0, le=1000.0, description="how long a batch waits for its next query"
+    )
+    batch_window_ms: float = Field(
+        default=5.0, ge=0.0, le=10000.0, description="the longest a batch gathers queries"
     )
     torch_threads: int = Field(
         default=0, ge=0, le=256, description="threads for model inference (0: PyTorch's default)"

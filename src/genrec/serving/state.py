@@ -145,6 +145,7 @@ class ServiceState:
             self.answer,
             max_batch=settings.batch_max,
             max_wait_ms=settings.batch_wait_ms,
+            max_window_ms=settings.batch_window_ms,
             name="decode",
             on_batch=self._observe_batch,
         )

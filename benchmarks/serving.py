@@ -163,8 +163,8 @@ def in_process(model_dir: Path, users: list[str]) -> dict[str, float]:
 def new_texts(loaded: LoadedModel, users: list[str]) -> dict[str, float]:
     """What a request text never seen before costs: the encoder alone per text, one at a time
     and in batches of 8 and 32, and answer() on batches of 8 such requests, with how many
-    texts the encoder is asked for per request (the parser's content words and the text the
-    learned conditioning reads)."""
+    texts the encoder is asked for per request (the request's text, shared by the parser and
+    the learned conditioning, and Chinese pieces not seen before)."""
     rng = random.Random(1)
     encoder = loaded.model.text_encoder()
     out: dict[str, float] = {}
@@ -460,8 +460,9 @@ def run(args: argparse.Namespace, tmp: Path) -> tuple[list[dict[str, Any]], list
         f"{inproc[f'encode32_ms_per_text_{SERVICE_PRECISION}']:.1f} ms. `answer()` on batches of 8 "
         f"new texts serves {inproc['unique8_rps']:.0f} requests/s, asking the encoder for "
         f"{inproc.get('encoded_per_request', float('nan')):.1f} new texts a request (the "
-        "parser's content words, for Chinese also their pieces, and the text the learned "
-        "conditioning reads).",
+        "request's text, which the parser's category match, the leaning and the learned "
+        "conditioning share; for Chinese also the pieces of its content words, which repeat "
+        "across requests and are cached after their first time).",
         "",
         "| clients | workers | request text | requests/s | median ms | p95 ms | p99 ms | failed "
         "| ÷ in-process batched |",

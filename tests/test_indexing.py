@@ -1,3 +1,5 @@
+import json
+
 import numpy as np
 import pytest
 
@@ -65,11 +67,30 @@ def test_trie_tables_reach_every_item_exactly_once():
 
 
 def test_save_and_load_round_trip(tmp_path):
-    index = SemanticIndex.fit(_vectors(), IndexConfig((8, 4)))
+    index = SemanticIndex.fit(_vectors(), IndexConfig((8, 4), kmeans_restarts=3))
     index.save(tmp_path)
     loaded = SemanticIndex.load(tmp_path)
     assert np.array_equal(loaded.codes, index.codes)
     assert loaded.config == index.config
+
+
+def test_an_index_saved_before_restarts_loads_with_one(tmp_path):
+    SemanticIndex.fit(_vectors(), IndexConfig((8, 4))).save(tmp_path)
+    meta = json.loads((tmp_path / "semantic_index.json").read_text())
+    del meta["kmeans_restarts"]
+    (tmp_path / "semantic_index.json").write_text(json.dumps(meta))
+    assert SemanticIndex.load(tmp_path).config.kmeans_restarts == 1
+
+
+def test_restarts_give_codes_of_no_more_error_than_one_run():
+    vectors = _vectors()
+    one = SemanticIndex.fit(vectors, IndexConfig((8, 4)))
+    eight = SemanticIndex.fit(vectors, IndexConfig((8, 4), kmeans_restarts=8))
+    first = [((vectors - c[i.codes[:, 0]]) ** 2).sum() for i, c in
+             ((one, one.centroids[0]), (eight, eight.centroids[0]))]  # fmt: skip
+    assert first[1] <= first[0]
+    with pytest.raises(ConfigError, match="kmeans_restarts"):
+        IndexConfig((8, 4), kmeans_restarts=0).validate()
 
 
 def test_bad_index_config_is_rejected():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from genrec.kmeans import kmeans, unique_rows
+from genrec.kmeans import kmeans, kmeans_restarts, nearest, unique_rows
 
 
 def _vectors(n: int, dim: int = 8, seed: int = 0) -> np.ndarray:
@@ -31,6 +31,17 @@ def test_kmeans_on_a_sample_finds_the_clusters_of_the_whole(monkeypatch):
     nearest = ((centres[:, None, :] - centroids[None]) ** 2).sum(-1).min(1)
     assert nearest.max() < 1.0  # every true centre has a centroid next to it
     assert np.array_equal(centroids, kmeans(vectors, 8, 30, 0))  # seeded
+
+
+def test_restarts_keep_the_run_of_least_error_and_one_restart_is_plain_kmeans():
+    vectors = _vectors(200, seed=3)
+    assert np.array_equal(kmeans_restarts(vectors, 12, 20, 5, 1), kmeans(vectors, 12, 20, 5))
+    errors = [float(nearest(vectors, kmeans_restarts(vectors, 12, 20, 5, r))[1].sum())
+              for r in (1, 4, 8)]  # fmt: skip
+    assert errors[0] >= errors[1] >= errors[2]
+    assert np.array_equal(
+        kmeans_restarts(vectors, 12, 20, 5, 4), kmeans_restarts(vectors, 12, 20, 5, 4)
+    )
 
 
 def test_packed_row_groups_equal_numpy_unique_rows() -> None:

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from genrec.config import require
-from genrec.kmeans import kmeans, nearest, subtract_centroids, unique_rows
+from genrec.kmeans import kmeans_restarts, nearest, subtract_centroids, unique_rows
 
 
 class TextEncoder(Protocol):
@@ -145,11 +145,13 @@ class IndexConfig:
     codebook_sizes: tuple[int, ...] = (32, 32)  # clusters per residual level
     kmeans_iterations: int = 50
     seed: int = 0
+    kmeans_restarts: int = 1  # per level, the k-means run of least squared error is kept
 
     def validate(self) -> None:
         require(len(self.codebook_sizes) >= 1, "codebook_sizes needs at least one level")
         require(all(k >= 2 for k in self.codebook_sizes), "each codebook needs at least 2 codes")
         require(self.kmeans_iterations >= 1, "kmeans_iterations must be at least 1")
+        require(self.kmeans_restarts >= 1, "kmeans_restarts must be at least 1")
 
 
 # allowed_counts counts from the blocked items when fewer than 1 in SPARSE_MASK_RATIO is blocked
@@ -178,7 +180,10 @@ class SemanticIndex:
         centroids: list[np.ndarray] = []
         codes = np.zeros((len(residual), len(config.codebook_sizes)), dtype=np.int64)
         for level, size in enumerate(config.codebook_sizes):
-            level_centroids = kmeans(residual, size, config.kmeans_iterations, config.seed + level)
+            level_centroids = kmeans_restarts(
+                residual, size, config.kmeans_iterations, config.seed + level,
+                config.kmeans_restarts,
+            )  # fmt: skip
             codes[:, level], _ = nearest(residual, level_centroids)
             subtract_centroids(residual, level_centroids, codes[:, level])
             centroids.append(level_centroids)
@@ -316,6 +321,7 @@ class SemanticIndex:
                     "codebook_sizes": list(self.config.codebook_sizes),
                     "kmeans_iterations": self.config.kmeans_iterations,
                     "seed": self.config.seed,
+                    "kmeans_restarts": self.config.kmeans_restarts,
                     "stats": self.stats(),
                 },
                 indent=2,
@@ -330,6 +336,7 @@ class SemanticIndex:
             codebook_sizes=tuple(meta["codebook_sizes"]),
             kmeans_iterations=meta["kmeans_iterations"],
             seed=meta["seed"],
+            kmeans_restarts=meta.get("kmeans_restarts", 1),  # indexes saved before restarts
         )
         with np.load(path / "semantic_index.npz") as data:
             centroids = [data[f"centroids_{i}"] for i in range(len(config.codebook_sizes))]

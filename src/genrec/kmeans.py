@@ -13,6 +13,7 @@ CHUNK = 65_536  # rows per block of distance work: bounds the temporaries at any
 # codes in seconds per level instead of minutes. Every item is then assigned to its nearest
 # centroid as before.
 MAX_POINTS_PER_CENTROID = 1024
+RESTART_SEED_STEP = 7919  # restart r seeds k-means with seed + r * this (apart from level seeds)
 
 
 def kmeans(vectors: np.ndarray, k: int, iterations: int, seed: int) -> np.ndarray:
@@ -53,6 +54,22 @@ def kmeans(vectors: np.ndarray, k: int, iterations: int, seed: int) -> np.ndarra
         if not moved:
             break
     return centroids
+
+
+def kmeans_restarts(
+    vectors: np.ndarray, k: int, iterations: int, seed: int, restarts: int
+) -> np.ndarray:
+    """The centroids of the best of ``restarts`` k-means runs: the least squared distance of
+    the vectors to their nearest centroid. The first run is :func:`kmeans` with ``seed``, so one
+    restart is plain k-means."""
+    best, best_error = None, np.inf
+    for restart in range(max(1, restarts)):
+        centroids = kmeans(vectors, k, iterations, seed + RESTART_SEED_STEP * restart)
+        error = float(nearest(vectors, centroids)[1].sum())
+        if best is None or error < best_error:
+            best, best_error = centroids, error
+    assert best is not None
+    return best
 
 
 def distances_to(vectors: np.ndarray, norms: np.ndarray, centroid: np.ndarray) -> np.ndarray:

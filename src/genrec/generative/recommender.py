@@ -121,7 +121,8 @@ class GenerativeRecommender(Recommender):
         index_started = time.perf_counter()
         if sharding.main:  # every rank must decode the same codes: rank 0's, whatever the CPU
             self.index = SemanticIndex.fit(
-                self._code_vectors(split, seed), IndexConfig(sizes, cfg.kmeans_iterations, seed)
+                self._code_vectors(split, seed),
+                IndexConfig(sizes, cfg.kmeans_iterations, seed, cfg.kmeans_restarts),
             )
         self.index = sharding.broadcast(self.index if sharding.main else None)
         index_seconds = time.perf_counter() - index_started

@@ -61,9 +61,11 @@ def kmeans_restarts(
 ) -> np.ndarray:
     """The centroids of the best of ``restarts`` k-means runs: the least squared distance of
     the vectors to their nearest centroid. The first run is :func:`kmeans` with ``seed``, so one
-    restart is plain k-means."""
+    restart is plain k-means (and costs no error pass)."""
+    if restarts <= 1:
+        return kmeans(vectors, k, iterations, seed)
     best, best_error = None, np.inf
-    for restart in range(max(1, restarts)):
+    for restart in range(restarts):
         centroids = kmeans(vectors, k, iterations, seed + RESTART_SEED_STEP * restart)
         error = float(nearest(vectors, centroids)[1].sum())
         if best is None or error < best_error:

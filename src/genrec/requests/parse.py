@@ -343,7 +343,6 @@ class RequestParser:
         pieces: dict[tuple[str, str], list[str]] = {}
         spoken: dict[str, str] = {}  # a text compared -> the words the user wrote for it
         for whole, w in requests:
-            spoken.setdefault(whole, w)
             if language_of(w) == "zh":
                 # a piece without a letter ("#42") cannot name a category: not encoded
                 split = [p for p in w.split() if any(ch.isalpha() for ch in p)]
@@ -352,6 +351,7 @@ class RequestParser:
                 spoken.update({p + noun: p for p in short})
                 pieces[(whole, w)] = parts + [p + noun for p in short]
             else:
+                spoken.setdefault(whole, w)  # the match is said in the request's content words
                 pieces[(whole, w)] = [whole]
         texts = list(dict.fromkeys(p for ps in pieces.values() for p in ps))
         encoded = self._encode(list(dict.fromkeys([*texts, *also])))

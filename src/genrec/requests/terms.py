@@ -113,7 +113,10 @@ class CatalogTerms:
     numeric: dict[str, NumericColumn] = field(default_factory=dict)
     years: np.ndarray | None = None  # float [N], NaN where unknown
     nouns: Nouns = field(default_factory=Nouns)
-    _members: dict[str, np.ndarray] | None = field(default=None, init=False, repr=False)
+    # term -> its items, built by category_mask on first use (not part of what the terms are)
+    _members: dict[str, np.ndarray] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
 
     @classmethod
     def from_items(cls, items: pd.DataFrame, nouns: Nouns | None = None) -> CatalogTerms:
@@ -155,7 +158,7 @@ class CatalogTerms:
 
     def category_mask(self, names: Sequence[str]) -> np.ndarray:
         """Items [N] with any of the terms (case-insensitive) at some level of a category."""
-        if self._members is None:  # term -> its items, built once: a request costs a gather
+        if self._members is None:  # built once: a request then costs a gather
             members: dict[str, list[int]] = {}
             for item, cats in enumerate(self.categories):
                 for c in {c.lower() for c in cats}:

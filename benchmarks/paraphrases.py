@@ -107,6 +107,20 @@ NEUTRAL_DEV: dict[str, tuple[str, ...]] = {
     "zh": ("今晚看点什么", "我该看什么", "给我个惊喜", "来点新的", "好无聊", "最好的",
            "周末看点好的", "换换口味"),
 }  # fmt: skip
+# Written 2026-12-07 before any measurement on them, then read while choosing which requests
+# lean (genrec.requests.leaning.CategoryLeaning.describes) and the Chinese frame words: DEV too.
+NEUTRAL_DEV2: dict[str, tuple[str, ...]] = {
+    "en": ("recommend me something", "any suggestions?", "what's good?",
+           "I need something to pass the time", "give me your top pick",
+           "what would you suggest for me", "I'm open to anything", "just show me something nice",
+           "something I will enjoy", "what's popular right now", "I don't know what I want",
+           "what else is there", "show me more", "recommend something please",
+           "what's next for me", "whatever you think"),
+    "zh": ("推荐点东西", "有什么建议吗", "有什么好的", "我想打发时间", "给我你的首选",
+           "你会建议我什么", "什么都可以", "给我看点不错的", "我会喜欢的", "现在流行什么",
+           "我不知道想要什么", "还有什么", "再给我看看", "请推荐一下", "下一个是什么",
+           "随便来一个"),
+}  # fmt: skip
 NEUTRAL_FRESH: dict[str, tuple[str, ...]] = {
     "en": ("anything worth my time?", "pick one for me", "I have two hours free",
            "what do you recommend", "help me choose", "I can't decide"),

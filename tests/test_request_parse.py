@@ -10,6 +10,7 @@ import pytest
 from genrec.indexing import E5Encoder
 from genrec.requests import CatalogTerms, Nouns
 from genrec.requests.parse import MAX_REQUEST_CHARS, RequestParser
+from genrec.requests.patterns import content_words
 from genrec.requests.terms import infer_nouns
 
 ITEMS = pd.DataFrame(
@@ -138,6 +139,16 @@ def test_requests_that_name_nothing_the_catalog_checks_give_no_constraint(parser
     parsed = parser.parse(text)
     assert parsed.constraints == []
     assert parsed.mask(parser.terms) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [("还有什么", ""), ("来点新的", ""), ("再给我看看", ""), ("随便来一个", ""),
+     ("新闻类的播客", "新闻 播客"), ("我想买新的笔记本电脑", "笔记本电脑")],
+)  # fmt: skip
+def test_chinese_frame_words_leave_no_fragment_to_match(text, words):
+    # "还有什么" used to leave "还", which the encoder matched to a category
+    assert content_words(text) == words
 
 
 def test_hostile_requests_are_cut_and_never_raise(parser):

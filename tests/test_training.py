@@ -154,3 +154,24 @@ def test_early_stopping_validates_and_keeps_the_averaged_weights() -> None:
     state = early_stopping_loop(net, run_epoch, validate, settings, desc="t", progress=False)
     assert seen == [1.0, 1.5, 2.25, 3.125]  # the averages, not the epochs' own 1, 2, 3, 4
     assert state.best_epoch == 3 and net.weight.item() == pytest.approx(2.25)
+
+
+@pytest.mark.parametrize(("smoothing", "kept"), [(1, 2), (3, 6)])
+def test_smoothed_early_stopping_does_not_keep_a_lone_validation_spike(smoothing, kept) -> None:
+    net = torch.nn.Linear(1, 1, bias=False)
+    scores = [0.10, 0.50, 0.10, 0.30, 0.32, 0.31, 0.20, 0.20]
+
+    def run_epoch(epoch: int) -> float:
+        with torch.no_grad():
+            net.weight.fill_(float(epoch))
+        return 0.0
+
+    def validate() -> float:
+        return scores[int(net.weight.item()) - 1]
+
+    settings = LoopSettings(max_epochs=8, patience=9, eval_every=1, smoothing=smoothing)
+    state = early_stopping_loop(net, run_epoch, validate, settings, desc="t", progress=False)
+    assert state.best_epoch == kept and net.weight.item() == kept
+    assert state.best_ndcg == scores[kept - 1]  # the kept weights' own score
+    window = scores[max(0, kept - smoothing) : kept]
+    assert state.best_score == pytest.approx(sum(window) / len(window))

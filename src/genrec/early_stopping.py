@@ -27,8 +27,9 @@ class LoopState:
     """Progress of an early-stopped run; saved in checkpoints so a run can resume."""
 
     epoch: int = 0
-    best_ndcg: float = -1.0
+    best_ndcg: float = -1.0  # validation NDCG@10 of the kept weights
     best_epoch: int = 0
+    best_score: float = -1.0  # the stopping criterion there (LoopSettings.smoothing)
     stale: int = 0
     train_seconds: float = 0.0
     curve: list[dict[str, float]] = field(default_factory=list)
@@ -38,6 +39,7 @@ class LoopState:
             "epoch": self.epoch,
             "best_ndcg": self.best_ndcg,
             "best_epoch": self.best_epoch,
+            "best_score": self.best_score,
             "stale": self.stale,
             "train_seconds": self.train_seconds,
             "curve": self.curve,
@@ -54,6 +56,10 @@ class LoopSettings:
     # epoch's: after each epoch, average = average_decay x average + (1 - average_decay) x
     # weights (0: off). Training itself continues from the raw weights.
     average_decay: float = 0.0
+    # Stop, and keep weights, by the mean validation NDCG@10 of the last ``smoothing``
+    # evaluations (fewer at the start; 1: each alone). The weights kept are the last of the best
+    # run of evaluations: a lone spike of the noisy validation score is not taken for the best.
+    smoothing: int = 1
 
 
 class WeightAverage:
@@ -143,8 +149,11 @@ def early_stopping_loop(
                 }
             )
             postfix["valid_ndcg@10"] = round(ndcg, 4)
-            if ndcg > state.best_ndcg:
-                state.best_ndcg, state.best_epoch, state.stale = ndcg, state.epoch, 0
+            recent = [row["valid_ndcg@10"] for row in state.curve[-settings.smoothing :]]
+            score = sum(recent) / len(recent)
+            if score > state.best_score:
+                state.best_score, state.best_ndcg = score, ndcg
+                state.best_epoch, state.stale = state.epoch, 0
                 kept = average.weights if average is not None else module.state_dict()
                 best = copy.deepcopy(kept)
             else:
@@ -198,6 +207,7 @@ def load_checkpoint(
         return None, None
     state, current, best = saved
     net.load_state_dict(current)
+    state.setdefault("best_score", state["best_ndcg"])  # checkpoints from before smoothing
     return LoopState(**state), best
 
 

@@ -153,6 +153,7 @@ class GenerativeRecommender(Recommender):
                 cfg.eval_every,
                 cfg.max_train_seconds,
                 cfg.average_decay,
+                cfg.validation_smoothing,
             ),
             desc="generative",
             progress=progress,

@@ -107,8 +107,8 @@ NEUTRAL_DEV: dict[str, tuple[str, ...]] = {
     "zh": ("今晚看点什么", "我该看什么", "给我个惊喜", "来点新的", "好无聊", "最好的",
            "周末看点好的", "换换口味"),
 }  # fmt: skip
-# Written 2026-12-07 before any measurement on them, then read while choosing which requests
-# lean (genrec.requests.leaning.CategoryLeaning.describes) and the Chinese frame words: DEV too.
+# Written 2026-12-07 before any measurement on them, then read while choosing the Chinese frame
+# words (genrec.requests.patterns) and trying a test of which requests lean (not kept): DEV too.
 NEUTRAL_DEV2: dict[str, tuple[str, ...]] = {
     "en": ("recommend me something", "any suggestions?", "what's good?",
            "I need something to pass the time", "give me your top pick",

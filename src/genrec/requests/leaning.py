@@ -24,15 +24,6 @@ the share of top-10 items in the described genre from .730 to .784 (2 sets x 2 l
 cost of .006 (200: .809 at .0115; 400: .810 at .020). With it reading only requests that name
 a category (the default for synthesized training requests), 100 gives .774 at a cost of .0088
 against strength 0 (.684), and 150 .798 at .011: 100 again.
-
-Only a request that describes something leans (:meth:`CategoryLeaning.describes`): "what should
-I watch" or "我不知道想要什么" leave content words, but they are about nothing, and a leaning
-read into them costs the ranking. The test needs no setting: a request is placed between the
-catalog's own two kinds of training requests (the frames, and the frames filled with its most
-common terms). On ml-100k validation (seed-0 model, requests as served), over the DEV requests
-that name nothing (both sets of benchmarks/paraphrases.py, 24 a language), NDCG@10 rose from
-.1069/.0890 to .1099/.0995 (EN/ZH; .1283 with no request), while the DEV paraphrases kept
-their precision (.762/.824 of the top 10 in the described genre, .762/.823 with the test).
 """
 
 from __future__ import annotations
@@ -43,13 +34,10 @@ import numpy as np
 
 from genrec.requests.language import language_of
 from genrec.requests.patterns import unit_vectors
-from genrec.requests.synthesis import TRAIN_TEMPLATES, fill, frames
+from genrec.requests.synthesis import TRAIN_TEMPLATES, frames
 from genrec.requests.terms import CatalogTerms
 
 LEANING_STRENGTH = 100.0
-# Category terms (the most common) put in the training templates to place, per language, what a
-# request that names a category looks like (see CategoryLeaning.describes).
-REFERENCE_TERMS = 16
 # Items of no category, or priors this far below the leader, are all equally unlikely.
 FLOOR = -50.0
 
@@ -79,21 +67,9 @@ class CategoryLeaning:
         self._encode = encode
         self._vectors = unit_vectors(term_vectors[0] + term_vectors[1])  # [C, D]
         self._baseline: dict[str, np.ndarray] = {}
-        self._nothing: dict[str, np.ndarray] = {}  # the unit centroid of the category-free frames
-        self._midpoint: dict[str, float] = {}
-        counts: dict[str, int] = {}
-        for cats in terms.categories:
-            for c in cats:
-                counts[c] = counts.get(c, 0) + 1
-        common = sorted(counts, key=lambda c: (-counts[c], c))[:REFERENCE_TERMS]
-        for language, templates in TRAIN_TEMPLATES.items():
+        for language in TRAIN_TEMPLATES:
             nothing = unit_vectors(encode(frames(language, terms.nouns)))
             self._baseline[language] = (nothing @ self._vectors.T).mean(axis=0)  # [C]
-            self._nothing[language] = unit_vectors(nothing.mean(axis=0, keepdims=True))[0]
-            named = [fill(t, c, language, terms.nouns) for c in common for t in templates]
-            about_nothing = np.median(self._nothingness(nothing, language))
-            about_a_term = np.median(self._nothingness(unit_vectors(encode(named)), language))
-            self._midpoint[language] = float((about_nothing + about_a_term) / 2)
         # Items grouped by their tuple of terms (few kinds, even for a million items), so a
         # prior costs one gather over the items.
         column = {name: j for j, name in enumerate(self.names)}
@@ -106,33 +82,13 @@ class CategoryLeaning:
         self._terms = np.asarray([column[c] for cats in kinds for c in cats], dtype=np.int64)
         self._n_kinds = len(kinds)
 
-    def _nothingness(self, units: np.ndarray, language: str) -> np.ndarray:
-        """[T]: how much nearer unit request vectors are to the category-free frames' centroid
-        than to their nearest category term."""
-        return units @ self._nothing[language] - (units @ self._vectors.T).max(axis=1)
-
-    def evidence(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-        """[T, C]: each text's similarity to each term less a category-free request's; and
-        [T] booleans: whether the text describes something (:meth:`describes`)."""
+    def evidence(self, texts: Sequence[str]) -> np.ndarray:
+        """[T, C]: each text's similarity to each term less a category-free request's."""
         if not texts:
-            return np.zeros((0, len(self.names)), dtype=np.float32), np.zeros(0, dtype=bool)
-        units = unit_vectors(self._encode(list(texts)))
+            return np.zeros((0, len(self.names)), dtype=np.float32)
+        sims = unit_vectors(self._encode(list(texts))) @ self._vectors.T
         languages = [language_of(t) if language_of(t) in self._baseline else "en" for t in texts]
-        evidence = units @ self._vectors.T - np.stack([self._baseline[lang] for lang in languages])
-        return evidence, self.describes(units, languages)
-
-    def describes(self, units: np.ndarray, languages: Sequence[str]) -> np.ndarray:
-        """[T] booleans: whether each request reads more like one that names a category than
-        like one that names nothing, on one axis: its nearness to the category-free frames less
-        its nearness to the nearest term, against the midpoint of the medians of the two kinds
-        of training requests of its language (the frames; the frames filled with the most common
-        terms). Only such a request leans: "pick one for me" is about nothing and must rank as
-        no request does, "something with haunted houses and ghosts" is about something."""
-        out = np.zeros(len(languages), dtype=bool)
-        for language in set(languages):
-            rows = np.array([lang == language for lang in languages])
-            out[rows] = self._nothingness(units[rows], language) < self._midpoint[language]
-        return out
+        return sims - np.stack([self._baseline[lang] for lang in languages])
 
     def item_prior(self, evidence: np.ndarray, strength: float = LEANING_STRENGTH) -> np.ndarray:
         """Log-weights [N] for one text's evidence [C]: 0 for items of the leading term, the

@@ -154,17 +154,16 @@ class RequestParser:
         return self._name_vectors
 
     def _lean(self, parsed: list[ParsedRequest]) -> None:
-        """The category evidence of requests that name none and describe something (a soft
-        text is only ever set where content words are left; CategoryLeaning.describes)."""
+        """The category evidence of requests that name none (a soft text is only ever set
+        where content words are left)."""
         if not parsed or not self._wants_leaning or self._encode is None or len(self.names) < 2:
             return
         if self._leaning is None:
             self._leaning = CategoryLeaning(self.terms, self._encode, self._term_vectors())
-        evidence, describes = self._leaning.evidence([p.soft_text for p in parsed])
-        for request, row, leans in zip(parsed, evidence, describes, strict=True):
-            if leans:
-                request.leaning = row
-                request.leans_to = self.names[int(row.argmax())]
+        evidence = self._leaning.evidence([p.soft_text for p in parsed])
+        for request, row in zip(parsed, evidence, strict=True):
+            request.leaning = row
+            request.leans_to = self.names[int(row.argmax())]
 
     def item_prior(
         self, request: ParsedRequest, strength: float = LEANING_STRENGTH

@@ -41,24 +41,26 @@ from genrec.recommender import blocked_items
 from harness import machine, replace_block, write_json
 
 # Each variant pins every lever it does not test to its value before that lever became the default
-# (average_decay 0), so that a row keeps its meaning when a default changes.
+# (average_decay 0, validation_smoothing 1), so that a row keeps its meaning when a default changes.
+_OLD = {"average_decay": 0.0, "validation_smoothing": 1}
 VARIANTS: list[tuple[str, str, dict[str, Any]]] = [
     ("base", "#3's model: the path loss shares the backbone, no later items",
      {"later_weight": 0.0, "detach_path": False, "dense_weight": 0.0,
-      "collaborative_weight": 0.0, "average_decay": 0.0}),
+      "collaborative_weight": 0.0, **_OLD}),
     ("later3", "+ later items (0.3) in the dense head's targets, path still shared",
-     {"detach_path": False, "dense_weight": 0.0, "collaborative_weight": 0.0,
-      "average_decay": 0.0}),
+     {"detach_path": False, "dense_weight": 0.0, "collaborative_weight": 0.0, **_OLD}),
     ("flatonly", "the dense head alone (no path loss; validated on the dense ranking)",
      {"path_loss_weight": 0.0, "distill_weight": 0.0, "detach_path": False, "dense_weight": 100.0,
-      "beam_size": 2000, "collaborative_weight": 0.0, "average_decay": 0.0}),
+      "beam_size": 2000, "collaborative_weight": 0.0, **_OLD}),
     ("dall_nod", "hybrid, path detached, no distillation into the path",
-     {"distill_weight": 0.0, "collaborative_weight": 0.0, "average_decay": 0.0}),
-    ("dall", "hybrid, path detached, distilled, text-only codes", {"average_decay": 0.0}),
+     {"distill_weight": 0.0, "collaborative_weight": 0.0, **_OLD}),
+    ("dall", "hybrid, path detached, distilled, text-only codes", {**_OLD}),
     ("collab", "+ collaborative semantic IDs (collaborative_weight 1)",
-     {"collaborative_weight": 1.0, "average_decay": 0.0}),
+     {"collaborative_weight": 1.0, **_OLD}),
     ("average", "hybrid, text-only codes, weights averaged over epochs (average_decay 0.6)",
-     {"average_decay": 0.6}),
+     {"average_decay": 0.6, "validation_smoothing": 1}),
+    ("smooth", "+ early stopping on the mean of 3 validation scores (validation_smoothing 3)",
+     {"average_decay": 0.6, "validation_smoothing": 3}),
 ]  # fmt: skip
 
 

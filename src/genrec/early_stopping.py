@@ -103,7 +103,8 @@ def early_stopping_loop(
     best_weights: dict[str, torch.Tensor] | None = None,
     on_evaluated: Callable[[LoopState, dict[str, torch.Tensor]], None] | None = None,
 ) -> LoopState:
-    """Run epochs until validation NDCG@10 stops improving; leave the best weights loaded.
+    """Run epochs until validation NDCG@10 (its mean over the last ``settings.smoothing``
+    evaluations) stops improving; leave the best weights loaded.
 
     ``run_epoch(epoch)`` trains one epoch and returns its mean loss; ``validate()`` returns
     validation NDCG@10. ``on_evaluated`` is called after every validation (for checkpoints).

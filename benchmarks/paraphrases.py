@@ -75,6 +75,47 @@ DEV: dict[str, tuple[tuple[str, str], ...]] = {
                 ("horses, ranches and outlaws on the frontier", "边疆的马、牧场和亡命之徒")),
 }  # fmt: skip
 
+# Written 2026-12-07 before any measurement on them, for tuning the zero-shot leaning's
+# category vectors (genrec.requests.leaning) on more than DEV's 36 texts a language: DEV too.
+DEV2: dict[str, tuple[tuple[str, str], ...]] = {
+    "Action": (("a cop who jumps off buildings and wins every fistfight", "从楼顶跳下、每场拳战都赢的警察"),
+               ("an adrenaline rush from start to finish", "从头到尾肾上腺素飙升的")),
+    "Adventure": (("pirates, maps and a hidden temple", "海盗、地图和隐秘的神庙"),
+                  ("a daring trek up an uncharted mountain", "攀登未知高山的冒险跋涉")),
+    "Animation": (("hand-drawn frames brought to life", "一帧帧手绘出来的"),
+                  ("computer-animated animals that talk", "电脑动画做的会说话的动物")),
+    "Children's": (("a story for kids about a lost puppy", "给小孩看的关于走失小狗的故事"),
+                   ("suitable for a ten-year-old's birthday party", "适合十岁孩子生日会看的")),
+    "Comedy": (("a goofy film with pratfalls and puns", "各种摔跤和双关语的搞笑片"),
+               ("something light that cracks me up", "轻松又能逗乐我的")),
+    "Crime": (("a hitman and the detectives hunting him", "杀手和追捕他的警探"),
+              ("a con artist pulling off a big swindle", "骗子策划一场大骗局的")),
+    "Documentary": (("interviews and archive footage about a real event", "关于真实事件的采访和历史影像"),
+                    ("a factual film about how things really work", "讲事物真实原理的纪实片")),
+    "Drama": (("a quiet character study about growing old", "关于衰老的安静人物刻画"),
+              ("a story of a family torn apart", "一个家庭分崩离析的故事")),
+    "Fantasy": (("a quest to destroy a cursed ring", "摧毁被诅咒戒指的征程"),
+                ("unicorns and a kingdom under a spell", "独角兽和被施了咒语的王国")),
+    "Film-Noir": (("a double-cross in a dim nightclub, shot in black and white", "昏暗夜总会里的背叛，黑白拍摄"),
+                  ("a doomed man pulled into a murder plot by a seductive woman", "被诱人女子拖进谋杀阴谋的倒霉男人")),
+    "Horror": (("a killer in a mask stalking teenagers", "戴面具的杀手追杀青少年"),
+               ("zombies rising from their graves", "从坟墓里爬出来的僵尸")),
+    "Musical": (("a Broadway show on the big screen", "搬上大银幕的百老汇演出"),
+                ("tap dancing and big choruses", "踢踏舞和大合唱")),
+    "Mystery": (("a locked-room puzzle with a surprise solution", "密室谜题和出人意料的答案"),
+                ("an amateur sleuth following a trail of clues", "业余侦探顺着线索追查")),
+    "Romance": (("two strangers falling in love in Paris", "两个陌生人在巴黎坠入爱河"),
+                ("a love story with a wedding at the end", "以婚礼结尾的爱情故事")),
+    "Sci-Fi": (("aliens landing on Earth", "外星人降落地球"),
+               ("a starship crew and a distant future", "星舰船员和遥远的未来")),
+    "Thriller": (("a spy on the run who can trust no one", "谁都不能信任的逃亡间谍"),
+                 ("edge-of-my-seat tension and a hostage", "让人坐立不安的紧张和人质")),
+    "War": (("soldiers storming a beach under fire", "冒着炮火抢滩登陆的士兵"),
+            ("the battlefields of Vietnam", "越南战场")),
+    "Western": (("cowboys, cattle drives and six-shooters", "牛仔、赶牛和左轮手枪"),
+                ("a gunslinger riding into a dusty town", "骑马进入尘土飞扬小镇的枪手")),
+}  # fmt: skip
+
 FRESH: dict[str, tuple[str, str]] = {
     "Action": ("high-octane stunts and shootouts", "高能特技和枪战场面"),
     "Adventure": ("sailing to a lost island on a daring expedition", "航行去失落小岛的大胆远征"),

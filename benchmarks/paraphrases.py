@@ -78,7 +78,8 @@ DEV: dict[str, tuple[tuple[str, str], ...]] = {
 # Written 2026-12-07 before any measurement on them, for tuning the zero-shot leaning's
 # category vectors (genrec.requests.leaning) on more than DEV's 36 texts a language: DEV too.
 DEV2: dict[str, tuple[tuple[str, str], ...]] = {
-    "Action": (("a cop who jumps off buildings and wins every fistfight", "从楼顶跳下、每场拳战都赢的警察"),
+    "Action": (("a cop who jumps off buildings and wins every fistfight",
+                "从楼顶跳下、每场拳战都赢的警察"),
                ("an adrenaline rush from start to finish", "从头到尾肾上腺素飙升的")),
     "Adventure": (("pirates, maps and a hidden temple", "海盗、地图和隐秘的神庙"),
                   ("a daring trek up an uncharted mountain", "攀登未知高山的冒险跋涉")),
@@ -90,14 +91,17 @@ DEV2: dict[str, tuple[tuple[str, str], ...]] = {
                ("something light that cracks me up", "轻松又能逗乐我的")),
     "Crime": (("a hitman and the detectives hunting him", "杀手和追捕他的警探"),
               ("a con artist pulling off a big swindle", "骗子策划一场大骗局的")),
-    "Documentary": (("interviews and archive footage about a real event", "关于真实事件的采访和历史影像"),
+    "Documentary": (("interviews and archive footage about a real event",
+                     "关于真实事件的采访和历史影像"),
                     ("a factual film about how things really work", "讲事物真实原理的纪实片")),
     "Drama": (("a quiet character study about growing old", "关于衰老的安静人物刻画"),
               ("a story of a family torn apart", "一个家庭分崩离析的故事")),
     "Fantasy": (("a quest to destroy a cursed ring", "摧毁被诅咒戒指的征程"),
                 ("unicorns and a kingdom under a spell", "独角兽和被施了咒语的王国")),
-    "Film-Noir": (("a double-cross in a dim nightclub, shot in black and white", "昏暗夜总会里的背叛，黑白拍摄"),
-                  ("a doomed man pulled into a murder plot by a seductive woman", "被诱人女子拖进谋杀阴谋的倒霉男人")),
+    "Film-Noir": (("a double-cross in a dim nightclub, shot in black and white",
+                   "昏暗夜总会里的背叛，黑白拍摄"),
+                  ("a doomed man pulled into a murder plot by a seductive woman",
+                   "被诱人女子拖进谋杀阴谋的倒霉男人")),
     "Horror": (("a killer in a mask stalking teenagers", "戴面具的杀手追杀青少年"),
                ("zombies rising from their graves", "从坟墓里爬出来的僵尸")),
     "Musical": (("a Broadway show on the big screen", "搬上大银幕的百老汇演出"),
@@ -161,6 +165,20 @@ NEUTRAL_DEV2: dict[str, tuple[str, ...]] = {
            "你会建议我什么", "什么都可以", "给我看点不错的", "我会喜欢的", "现在流行什么",
            "我不知道想要什么", "还有什么", "再给我看看", "请推荐一下", "下一个是什么",
            "随便来一个"),
+}  # fmt: skip
+# Written 2026-12-07 (stop 38) before any measurement on them, to look for more Chinese and
+# English requests about nothing that the parser reads as a category: DEV too.
+NEUTRAL_DEV3: dict[str, tuple[str, ...]] = {
+    "en": ("hit me with something", "got anything for me?", "I'm in the mood for anything",
+           "your call", "what do you have today", "recommend a few", "let me see some options",
+           "fill my evening", "something to unwind with", "what are people liking",
+           "one more please", "another one", "keep them coming", "I trust you, pick",
+           "a recommendation, please", "something worth it", "what's hot", "any ideas for me",
+           "show me what you've got", "I want to see something"),
+    "zh": ("给我来点什么", "有啥推荐的", "我什么都想看", "你来定", "今天有什么", "推荐几个",
+           "让我看看有哪些选择", "打发一下晚上", "放松一下", "大家都在看什么", "再来一个",
+           "换一个", "继续推荐", "我相信你，你挑", "请给个推荐", "值得一看的", "最近火的",
+           "有什么想法", "看看你有什么", "我想看点东西"),
 }  # fmt: skip
 NEUTRAL_FRESH: dict[str, tuple[str, ...]] = {
     "en": ("anything worth my time?", "pick one for me", "I have two hours free",

@@ -187,16 +187,29 @@ GENRES = ["Action", "Adventure", "Animation", "Children's", "Comedy", "Crime", "
     [("我想看一部动作电影", "Action", "动作"), ("来一部黑色电影", "Film-Noir", "黑色"),
      ("有没有好的纪录电影", "Documentary", "纪录")],
 )  # fmt: skip
-def test_a_short_chinese_word_is_read_with_the_catalogs_noun(encoder, text, genre, said):
+def test_a_short_chinese_word_is_read_with_the_catalogs_noun(genre_parser, text, genre, said):
     # alone, "动作" is also "motion" and "黑色" "black": none of these stood out as a genre
+    found = genre_parser.parse(text).of("category")
+    assert [(c.value, c.text, c.how) for c in found] == [(genre, said, "shared-space")]
+
+
+@pytest.mark.parametrize(
+    "text", ["放松一下", "你来定", "我什么都想看", "最近火的", "大家都在看什么"]
+)
+def test_chinese_requests_about_nothing_name_no_category(genre_parser, text):
+    # their leftover words read with the noun ("都电影", "放松电影") leaned to Film-Noir, the
+    # encoder's hub, by more than MATCH_MARGIN and became a filter
+    assert genre_parser.parse(text).of("category") == []
+
+
+@pytest.fixture(scope="module")
+def genre_parser(encoder: E5Encoder) -> RequestParser:
     movies = pd.DataFrame(
         {"item_id": GENRES, "title": GENRES, "categories": [(g,) for g in GENRES],
          "description": ""}
     )  # fmt: skip
     terms = CatalogTerms.from_items(movies, Nouns.parse("movies/电影"))
-    parser = RequestParser(terms, movies["title"], encoder.encode_requests)
-    found = parser.parse(text).of("category")
-    assert [(c.value, c.text, c.how) for c in found] == [(genre, said, "shared-space")]
+    return RequestParser(terms, movies["title"], encoder.encode_requests)
 
 
 def test_category_masks_cover_every_level_of_a_path_in_any_case():

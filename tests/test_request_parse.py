@@ -177,6 +177,17 @@ def test_the_catalogs_noun_is_inferred_from_its_item_texts(encoder):
     assert Nouns.parse("courses") == Nouns("courses", "课程", "course")
 
 
+@pytest.mark.parametrize(
+    ("given", "one"),
+    [("movies/电影", "movie"), ("series", "series"), ("video games", "video game"),
+     ("cookies", "cookie"), ("boxes", "box"), ({"en": "movies"}, "movie"), ("电影", "电影")],
+)  # fmt: skip
+def test_a_nouns_singular_is_english_not_a_suffix_rule(given, one):
+    # a rule on "-ies" made "movies" "movy", and the training requests "I want a Comedy movy"
+    parsed = Nouns.parse(given)
+    assert parsed is not None and parsed.one == one
+
+
 GENRES = ["Action", "Adventure", "Animation", "Children's", "Comedy", "Crime", "Documentary",
           "Drama", "Fantasy", "Film-Noir", "Horror", "Musical", "Mystery", "Romance", "Sci-Fi",
           "Thriller", "War", "Western"]  # fmt: skip

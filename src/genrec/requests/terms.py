@@ -9,10 +9,12 @@ the multilingual encoder's shared space (see :func:`infer_nouns`).
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+import inflect
 import numpy as np
 import pandas as pd
 
@@ -42,13 +44,27 @@ class Nouns:
             return value
         if isinstance(value, dict):
             en = str(value.get("en", "items"))
-            return cls(en, str(value.get("zh", "商品")), str(value.get("one", _singular(en))))
+            return cls(en, str(value.get("zh", "商品")), str(value.get("one", singular_of(en))))
         parts = [p.strip() for p in str(value).split("/") if p.strip()]
         if not parts:
             raise ValueError("a noun needs at least an English plural, like 'products/商品'")
         en = parts[0]
         zh = parts[1] if len(parts) > 1 else _GENERIC_ZH.get(en.lower(), "商品")
-        return cls(en, zh, _singular(en))
+        return cls(en, zh, singular_of(en))
+
+
+@functools.lru_cache(maxsize=1)
+def _english() -> inflect.engine:
+    return inflect.engine()
+
+
+def singular_of(plural: str) -> str:
+    """The singular of an English plural noun ("movies" -> "movie", "series" -> "series",
+    "video games" -> "video game"), by ``inflect``; a word it does not read as a plural is kept.
+    The catalog's noun goes into the training requests ("I want a Comedy movie")."""
+    word = plural.strip()
+    one = _english().singular_noun(word) if word else False
+    return one if isinstance(one, str) and one else word
 
 
 # General words for what catalogs hold (a language table, not a dataset's): the noun a catalog

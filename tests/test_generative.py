@@ -313,3 +313,54 @@ def test_the_users_own_item_vectors_replace_the_encoder(tmp_path):
 def test_a_saved_model_keeps_the_keys_of_its_item_texts(trained, tiny_model_dir):
     assert len(trained.item_vector_keys) == len(trained.item_vectors) == 20
     assert (tiny_model_dir / "item_vector_keys.npy").is_file()
+
+
+def _text_input_model(text_inputs: bool) -> GenerativeRecommender:
+    config = GenerativeConfig(**{**TINY.__dict__, "max_epochs": 2, "text_inputs": text_inputs})
+    return GenerativeRecommender(config).fit(mixed_dataset(users=12), seed=0)
+
+
+def test_text_inputs_make_an_items_text_vector_part_of_its_input():
+    model = _text_input_model(True)
+    net = model.net
+    assert net is not None and net.shape.text_dim == model.item_vectors.shape[1] > 0
+    histories = [np.array([0, 1, 2]), np.array([4, 5])]
+    with torch.no_grad():
+        before = model.start_states(histories, None)
+        net.input_text[2] = -net.input_text[2]
+        after = model.start_states(histories, None)
+    assert not torch.allclose(before[0], after[0])  # its history holds item 2
+    assert torch.equal(before[1], after[1])  # this one does not
+    off = _text_input_model(False).net
+    assert off is not None and off.shape.text_dim == 0 and off.text_proj is None
+
+
+def test_a_model_with_text_inputs_saves_loads_and_grows(tmp_path):
+    model = _text_input_model(True)
+    new = pd.DataFrame({"item_id": ["a-new"], "title": ["Alpha saga part 99"],
+                        "categories": [("Alpha",)], "description": ""})  # fmt: skip
+    model.add_items(new)
+    assert model.net is not None and model.net.input_text.shape == (21, 384)
+    assert torch.equal(model.net.input_text[20], torch.from_numpy(model.item_vectors[20]))
+    model.save(tmp_path / "m")
+    loaded = genrec.load(tmp_path / "m")
+    assert loaded.net is not None and loaded.net.shape.text_dim == 384
+    assert loaded.recommend(history=["a1", "a-new"], k=5) == model.recommend(
+        history=["a1", "a-new"], k=5
+    )
+
+
+def test_models_saved_before_text_inputs_load_without_them(tmp_path):
+    import json
+
+    model = _text_input_model(False)
+    model.save(tmp_path / "old")
+    shape = json.loads((tmp_path / "old" / "network.json").read_text())
+    shape.pop("text_dim")
+    (tmp_path / "old" / "network.json").write_text(json.dumps(shape))
+    meta = json.loads((tmp_path / "old" / "genrec.json").read_text())
+    del meta["config"]["text_inputs"]
+    (tmp_path / "old" / "genrec.json").write_text(json.dumps(meta))
+    old = genrec.load(tmp_path / "old")
+    assert old.config.text_inputs is False and old.net is not None and old.net.text_proj is None
+    assert old.recommend(user="u3", k=5) == model.recommend(user="u3", k=5)

@@ -218,6 +218,9 @@ class WindowTrainer(ABC):
                 objective,
                 device_ids=[device.index] if device.type == "cuda" else None,
                 find_unused_parameters=find_unused_parameters,
+                # the models' buffers are fixed tables (codes, item text vectors): nothing to
+                # send from rank 0 before every step
+                broadcast_buffers=False,
             )
 
     def epoch_sequences(self, epoch: int) -> tuple[list[np.ndarray], list[np.ndarray] | None]:

@@ -2,7 +2,8 @@
 dense head.
 
 Each history item enters as one position whose embedding is its id embedding plus the sum of
-its semantic-code embeddings; a GPT-2 backbone built from a ``transformers`` config reads the
+its semantic-code embeddings (plus a learned projection of its text vector where
+``text_dim`` > 0); a GPT-2 backbone built from a ``transformers`` config reads the
 sequence once. The hidden state at the last position, fused with the request vector, is the
 start state of two heads. The code decoder emits the next item's path through the catalog trie
 one depth at a time: first code, second code, ..., then the item itself among the items sharing
@@ -50,6 +51,9 @@ class NetworkShape:
     max_len: int
     dropout: float
     attn_dropout: float
+    # Width of the item text vectors read as an input feature of each item (0: none; models
+    # saved before the setting existed have none).
+    text_dim: int = 0
 
     @classmethod
     def from_config(cls, config: Any, **sizes: Any) -> NetworkShape:
@@ -136,8 +140,15 @@ def gpt2_inference(
 
 class GenerativeNet(nn.Module):
     input_codes: torch.Tensor
+    input_text: torch.Tensor  # [n, text_dim] the items' text vectors, where text_dim > 0
 
-    def __init__(self, shape: NetworkShape, codes: torch.Tensor, trie: TrieTensors) -> None:
+    def __init__(
+        self,
+        shape: NetworkShape,
+        codes: torch.Tensor,
+        trie: TrieTensors,
+        text_vectors: torch.Tensor | None = None,
+    ) -> None:
         super().__init__()
         self.shape = shape
         d = shape.hidden_size
@@ -169,6 +180,16 @@ class GenerativeNet(nn.Module):
         self.update_norms = nn.ModuleList(nn.LayerNorm(d) for _ in range(depth - 1))
         self.trie = trie
         self.apply(init_weights)
+        self.text_proj: nn.Linear | None = None
+        if shape.text_dim > 0:  # created last: the other weights draw the same initial values
+            if text_vectors is None or tuple(text_vectors.shape) != (n, shape.text_dim):
+                got = None if text_vectors is None else tuple(text_vectors.shape)
+                raise ValueError(f"the network reads text vectors [{n}, {shape.text_dim}]: {got}")
+            # the model's item vectors themselves (no copy; not saved with the weights: the
+            # model folder keeps them), made unit length as they are read
+            self.register_buffer("input_text", text_vectors.float(), persistent=False)
+            self.text_proj = nn.Linear(shape.text_dim, d, bias=False)
+            init_weights(self.text_proj)
 
     # --------------------------------------------------------------------- encoder
     def embed_items(self, ids: torch.Tensor) -> torch.Tensor:
@@ -177,6 +198,11 @@ class GenerativeNet(nn.Module):
         codes = self.input_codes[ids]  # [B, T, L]
         for level, table in enumerate(self.code_embeddings):
             x = x + table(codes[..., level])
+        if self.text_proj is not None:
+            n = self.shape.n_items
+            text = F.normalize(self.input_text[(ids - 1).clamp(0, n - 1)], dim=-1)
+            real = ((ids > 0) & (ids <= n)).unsqueeze(-1)  # padding and start read no text
+            x = x + self.text_proj(text) * real
         return x
 
     def encode(self, ids: torch.Tensor) -> torch.Tensor:
@@ -349,14 +375,20 @@ def _sibling_mean(
     return torch.stack(out) if out else table[:0]
 
 
-def extend_network(net: GenerativeNet, codes: torch.Tensor, trie: TrieTensors) -> GenerativeNet:
-    """Grow a trained network to a catalog with appended items (their codes already assigned):
-    new nodes and items start from their siblings' embeddings; nothing is retrained."""
+def extend_network(
+    net: GenerativeNet,
+    codes: torch.Tensor,
+    trie: TrieTensors,
+    text_vectors: torch.Tensor | None = None,
+) -> GenerativeNet:
+    """Grow a trained network to a catalog with appended items (their codes, and where the
+    network reads them their text vectors, already known): new nodes and items start from their
+    siblings' embeddings; nothing is retrained."""
     old = net.shape
     new_shape = replace(
         old, n_items=int(codes.shape[0]), nodes_per_depth=tuple(trie.nodes_per_depth)
     )
-    grown = GenerativeNet(new_shape, codes, trie)
+    grown = GenerativeNet(new_shape, codes, trie, text_vectors if old.text_dim else None)
     state = net.state_dict()
     with torch.no_grad():
         grown.load_state_dict(

@@ -59,7 +59,7 @@ class GenerativeRecommender(Recommender):
     # models saved before guidance existed decode as they did
     saved_config_defaults: ClassVar[dict[str, Any]] = {
         "request_guidance": 0.0, "dense_weight": 0.0, "collaborative_weight": 0.0,
-        "request_leaning": 0.0,
+        "request_leaning": 0.0, "text_inputs": False,
     }  # fmt: skip
 
     def __init__(self, config: GenerativeConfig | None = None) -> None:
@@ -106,7 +106,12 @@ class GenerativeRecommender(Recommender):
     def _build_net(self, shape: NetworkShape) -> GenerativeNet:
         assert self.index is not None
         codes = torch.from_numpy(self.index.codes)
-        return GenerativeNet(shape, codes, self.index.tensors(self.device)).to(self.device)
+        text = (
+            torch.from_numpy(np.ascontiguousarray(self.item_vectors, np.float32))
+            if shape.text_dim
+            else None
+        )
+        return GenerativeNet(shape, codes, self.index.tensors(self.device), text).to(self.device)
 
     # -------------------------------------------------------------------- training
     def _fit(self, split: SequenceSplit, *, seed: int, progress: bool, validate: Validate) -> None:
@@ -136,6 +141,7 @@ class GenerativeRecommender(Recommender):
             n_items=len(catalog),
             nodes_per_depth=tuple(self.index.nodes_per_depth),
             request_dim=int(requests.table.shape[1]),
+            text_dim=int(self.item_vectors.shape[1]) if cfg.text_inputs else 0,
         )
         self.net = net = self._build_net(shape)
         trainer = GeneratorTrainer(net, split, requests, cfg, seed=seed, generator=generator,
@@ -344,7 +350,12 @@ class GenerativeRecommender(Recommender):
         self.item_vectors = np.concatenate([self.item_vectors, vectors.astype(np.float32)])
         self.catalog = catalog
         self.net = (
-            extend_network(net, torch.from_numpy(self.index.codes), self.index.tensors(self.device))
+            extend_network(
+                net,
+                torch.from_numpy(self.index.codes),
+                self.index.tensors(self.device),
+                torch.from_numpy(np.ascontiguousarray(self.item_vectors, np.float32)),
+            )
             .to(self.device)
             .eval()
         )

@@ -331,6 +331,14 @@ def test_text_inputs_make_an_items_text_vector_part_of_its_input():
         after = model.start_states(histories, None)
     assert not torch.allclose(before[0], after[0])  # its history holds item 2
     assert torch.equal(before[1], after[1])  # this one does not
+    with torch.no_grad():  # inference reads the projected vectors again after a weight change
+        assert net.text_proj is not None
+        net.text_proj.weight.mul_(3.0)
+        tripled = model.start_states(histories, None)
+    with torch.enable_grad():  # projected row by row, as in training
+        direct = model.start_states(histories, None).detach()
+    assert not torch.allclose(after, tripled)
+    assert torch.allclose(tripled, direct, atol=1e-5)
     off = _text_input_model(False).net
     assert off is not None and off.shape.text_dim == 0 and off.text_proj is None
 

@@ -181,6 +181,7 @@ class GenerativeNet(nn.Module):
         self.trie = trie
         self.apply(init_weights)
         self.text_proj: nn.Linear | None = None
+        self._text_cache: tuple[tuple[int, ...], torch.Tensor] | None = None
         if shape.text_dim > 0:  # created last: the other weights draw the same initial values
             if text_vectors is None or tuple(text_vectors.shape) != (n, shape.text_dim):
                 got = None if text_vectors is None else tuple(text_vectors.shape)
@@ -200,10 +201,31 @@ class GenerativeNet(nn.Module):
             x = x + table(codes[..., level])
         if self.text_proj is not None:
             n = self.shape.n_items
-            text = F.normalize(self.input_text[(ids - 1).clamp(0, n - 1)], dim=-1)
+            rows = (ids - 1).clamp(0, n - 1)
             real = ((ids > 0) & (ids <= n)).unsqueeze(-1)  # padding and start read no text
-            x = x + self.text_proj(text) * real
+            if self.training or torch.is_grad_enabled():
+                x = x + self.text_proj(F.normalize(self.input_text[rows], dim=-1)) * real
+            else:
+                x = x + self._projected_text()[rows] * real
         return x
+
+    def _projected_text(self) -> torch.Tensor:
+        """Every item's projected text vector [N, D] for inference, computed once and again
+        only when the projection or the vectors change (an optimizer step, a weight load or an
+        edit changes a tensor's version): a request then gathers D numbers an item, not its
+        text vector."""
+        assert self.text_proj is not None
+        weight = self.text_proj.weight
+        text = self.input_text
+        key = (weight._version, weight.data_ptr(), text._version, text.data_ptr())
+        if self._text_cache is None or self._text_cache[0] != key:
+            with torch.no_grad():
+                table = torch.cat([
+                    self.text_proj(F.normalize(part, dim=-1))
+                    for part in text.split(65536)
+                ])  # fmt: skip
+            self._text_cache = (key, table)
+        return self._text_cache[1]
 
     def encode(self, ids: torch.Tensor) -> torch.Tensor:
         """Hidden states [B, T, D] for left-aligned, right-padded id sequences [B, T].

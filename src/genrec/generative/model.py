@@ -149,6 +149,8 @@ class GenerativeNet(nn.Module):
         trie: TrieTensors,
         text_vectors: torch.Tensor | None = None,
     ) -> None:
+        """``text_vectors`` [n, text_dim]: the items' text vectors, read where
+        ``shape.text_dim`` > 0 (else ignored)."""
         super().__init__()
         self.shape = shape
         d = shape.hidden_size
@@ -410,7 +412,7 @@ def extend_network(
     new_shape = replace(
         old, n_items=int(codes.shape[0]), nodes_per_depth=tuple(trie.nodes_per_depth)
     )
-    grown = GenerativeNet(new_shape, codes, trie, text_vectors if old.text_dim else None)
+    grown = GenerativeNet(new_shape, codes, trie, text_vectors)
     state = net.state_dict()
     with torch.no_grad():
         grown.load_state_dict(

@@ -106,12 +106,15 @@ class GenerativeRecommender(Recommender):
     def _build_net(self, shape: NetworkShape) -> GenerativeNet:
         assert self.index is not None
         codes = torch.from_numpy(self.index.codes)
-        text = (
-            torch.from_numpy(np.ascontiguousarray(self.item_vectors, np.float32))
-            if shape.text_dim
-            else None
-        )
-        return GenerativeNet(shape, codes, self.index.tensors(self.device), text).to(self.device)
+        trie = self.index.tensors(self.device)
+        return GenerativeNet(shape, codes, trie, self._text_inputs(shape)).to(self.device)
+
+    def _text_inputs(self, shape: NetworkShape) -> torch.Tensor | None:
+        """The item vectors as a float32 tensor sharing their memory, for a network of
+        ``shape`` that reads them (else None)."""
+        if not shape.text_dim:
+            return None
+        return torch.from_numpy(np.ascontiguousarray(self.item_vectors, np.float32))
 
     # -------------------------------------------------------------------- training
     def _fit(self, split: SequenceSplit, *, seed: int, progress: bool, validate: Validate) -> None:
@@ -354,7 +357,7 @@ class GenerativeRecommender(Recommender):
                 net,
                 torch.from_numpy(self.index.codes),
                 self.index.tensors(self.device),
-                torch.from_numpy(np.ascontiguousarray(self.item_vectors, np.float32)),
+                self._text_inputs(net.shape),
             )
             .to(self.device)
             .eval()

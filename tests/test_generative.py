@@ -343,6 +343,19 @@ def test_text_inputs_make_an_items_text_vector_part_of_its_input():
     assert off is not None and off.shape.text_dim == 0 and off.text_proj is None
 
 
+def test_the_projected_text_table_is_built_in_chunks_as_one_projection(monkeypatch):
+    from genrec.generative import model as network
+
+    net = _text_input_model(True).net
+    assert net is not None and net.text_proj is not None
+    monkeypatch.setattr(network, "_TEXT_CHUNK", 3)  # 20 items: 7 chunks, the last one short
+    net._text_cache = None
+    with torch.no_grad():
+        table = net._projected_text()
+        whole = net.text_proj(torch.nn.functional.normalize(net.input_text, dim=-1))
+    assert table.shape == whole.shape and torch.allclose(table, whole, atol=1e-6)
+
+
 def test_a_model_with_text_inputs_saves_loads_and_grows(tmp_path):
     model = _text_input_model(True)
     new = pd.DataFrame({"item_id": ["a-new"], "title": ["Alpha saga part 99"],

@@ -32,6 +32,8 @@ from genrec.training import init_weights
 # child_logits gathers the children's embeddings (no gradient) when a depth has more than
 # this many nodes per child slot; below it one matrix product over the depth is faster.
 _GATHER_RATIO = 64
+# Items whose text vectors are projected at once when the inference table is built.
+_TEXT_CHUNK = 65536
 
 
 @dataclass(frozen=True)
@@ -221,11 +223,15 @@ class GenerativeNet(nn.Module):
         text = self.input_text
         key = (weight._version, weight.data_ptr(), text._version, text.data_ptr())
         if self._text_cache is None or self._text_cache[0] != key:
+            # The old table goes first and the new one is filled in place: a 1M-item build then
+            # holds one table and one chunk (torch.cat held the chunks and the table, beside the
+            # old table).
+            self._text_cache = None
+            table = torch.empty(len(text), weight.shape[0], dtype=weight.dtype, device=text.device)
             with torch.no_grad():
-                table = torch.cat([
-                    self.text_proj(F.normalize(part, dim=-1))
-                    for part in text.split(65536)
-                ])  # fmt: skip
+                for start in range(0, len(text), _TEXT_CHUNK):
+                    part = text[start : start + _TEXT_CHUNK]
+                    table[start : start + len(part)] = self.text_proj(F.normalize(part, dim=-1))
             self._text_cache = (key, table)
         return self._text_cache[1]
 

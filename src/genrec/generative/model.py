@@ -32,8 +32,7 @@ from genrec.training import init_weights
 # child_logits gathers the children's embeddings (no gradient) when a depth has more than
 # this many nodes per child slot; below it one matrix product over the depth is faster.
 _GATHER_RATIO = 64
-# Items whose text vectors are projected at once when the inference table is built.
-_TEXT_CHUNK = 65536
+_TEXT_CHUNK = 65536  # items projected at once when the inference text table is built
 
 
 @dataclass(frozen=True)
@@ -223,10 +222,7 @@ class GenerativeNet(nn.Module):
         text = self.input_text
         key = (weight._version, weight.data_ptr(), text._version, text.data_ptr())
         if self._text_cache is None or self._text_cache[0] != key:
-            # The old table goes first and the new one is filled in place: a 1M-item build then
-            # holds one table and one chunk (torch.cat held the chunks and the table, beside the
-            # old table).
-            self._text_cache = None
+            self._text_cache = None  # the old table goes first; the new one is filled in place
             table = torch.empty(len(text), weight.shape[0], dtype=weight.dtype, device=text.device)
             with torch.no_grad():
                 for start in range(0, len(text), _TEXT_CHUNK):

@@ -17,8 +17,9 @@ PACKAGE = SRC / "genrec"
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("foundation", ("genrec.config", "genrec.requests", "genrec.render", "genrec.data",
                     "genrec.training", "genrec.indexing", "genrec.store", "genrec.distributed",
-                    "genrec.vectors", "genrec.e5", "genrec.losses", "genrec.kmeans",
-                    "genrec.monitoring", "genrec.abtest", "genrec.early_stopping")),
+                    "genrec.vectors", "genrec.e5", "genrec.minilm", "genrec.losses",
+                    "genrec.kmeans", "genrec.monitoring", "genrec.abtest",
+                    "genrec.early_stopping")),
     ("evaluation", ("genrec.evaluation",)),
     ("interface", ("genrec.recommender",)),
     ("model kinds", ("genrec.baselines", "genrec.generative", "genrec.llm")),

@@ -8,9 +8,10 @@ import pandas as pd
 import pytest
 
 from genrec.indexing import E5Encoder
+from genrec.minilm import encode_english
 from genrec.requests import CatalogTerms, Nouns
 from genrec.requests.applied import apply_requests
-from genrec.requests.leaning import FLOOR, CategoryLeaning, term_vectors
+from genrec.requests.leaning import FLOOR, CategoryLeaning, combined, term_vectors
 from genrec.requests.parse import RequestParser
 from genrec.requests.synthesis import frames
 
@@ -108,3 +109,41 @@ def test_applied_requests_carry_the_leaning_of_the_rows_that_lean(parser):
     assert apply_requests(parser, histories, None, requests).leaning is None  # strength 0
     named_only = apply_requests(parser, histories, None, requests, 100, soft_only_when_named=True)
     assert named_only.soft_texts == ["", requests[1], ""]
+
+
+def test_the_english_reader_changes_english_evidence_only_and_keeps_its_scale(encoder):
+    terms = CatalogTerms.from_items(MOVIES, Nouns.parse("movies/电影"))
+    vectors = term_vectors(terms, encoder.encode_requests)
+    alone = CategoryLeaning(terms, encoder.encode_requests, vectors)
+    both = CategoryLeaning(terms, encoder.encode_requests, vectors, english=encode_english)
+    texts = ["ghosts, demons and a haunted house", "有鬼屋和幽灵的", "une comédie légère"]
+    before, after = alone.evidence(texts), both.evidence(texts)
+    assert not np.allclose(before[0], after[0])
+    np.testing.assert_array_equal(before[1:], after[1:])  # Chinese and accented text: e5 alone
+    np.testing.assert_allclose(after[0].mean(), before[0].mean(), atol=1e-6)
+    np.testing.assert_allclose(after[0].std(), before[0].std(), rtol=1e-4)
+    assert after[0].argmax() == GENRES.index("Horror")
+
+
+def test_a_catalog_whose_terms_are_not_all_english_keeps_e5_alone(encoder):
+    items = MOVIES.assign(categories=[("动作",), ("喜剧",), ("纪录片",), ("恐怖",), ("爱情",),
+                                      ("科幻",), ("西部",), ()])  # fmt: skip
+    terms = CatalogTerms.from_items(items, Nouns.parse("movies/电影"))
+
+    def refuse(texts: list[str]) -> np.ndarray:
+        raise AssertionError(f"the English reader was asked: {texts}")
+
+    leaning = CategoryLeaning(
+        terms, encoder.encode_requests, term_vectors(terms, encoder.encode_requests), refuse
+    )
+    assert leaning.evidence(["ghosts and a haunted house"]).shape == (1, 7)
+
+
+def test_combined_evidence_sums_z_scores_and_keeps_the_first_readers_scale():
+    first = np.array([[0.0, 1.0, 0.9]], dtype=np.float32)
+    second = np.array([[0.0, 0.0, 5.0]], dtype=np.float32)
+    mixed = combined(first, second)
+    assert mixed.argmax() == 2  # the second reader's strong lead carries the close call
+    np.testing.assert_allclose(mixed.mean(), first.mean(), atol=1e-6)
+    np.testing.assert_allclose(mixed.std(), first.std(), rtol=1e-5)
+    np.testing.assert_allclose(combined(first, first), first, atol=1e-6)

@@ -24,6 +24,15 @@ the share of top-10 items in the described genre from .730 to .784 (2 sets x 2 l
 cost of .006 (200: .809 at .0115; 400: .810 at .020). With it reading only requests that name
 a category (the default for synthesized training requests), 100 gives .774 at a cost of .0088
 against strength 0 (.684), and 150 .798 at .011: 100 again.
+
+English requests can have a second reader (``english``: all-MiniLM-L6-v2, :mod:`genrec.minilm`),
+which reads English descriptions better than e5-small does. Its evidence is formed the same
+way; for each request the two rows are z-scored over the categories, summed, z-scored again and
+put back on the e5 row's mean and spread, so the strength keeps its meaning. On the DEV sets
+above (English, seed-0 model, validation users, strength 100) the share of top-10 items in the
+described genre rose from .676 to .713 and requests that name nothing scored NDCG@10 .1197
+instead of .1153 (.1323 without a request). A catalog whose category terms are not all English
+(ASCII) keeps e5 alone.
 """
 
 from __future__ import annotations
@@ -32,6 +41,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from genrec.minilm import reads_english
 from genrec.requests.language import language_of
 from genrec.requests.patterns import unit_vectors
 from genrec.requests.synthesis import TRAIN_TEMPLATES, frames
@@ -62,7 +72,10 @@ class CategoryLeaning:
         terms: CatalogTerms,
         encode: Callable[[list[str]], np.ndarray],
         term_vectors: np.ndarray,
+        english: Callable[[list[str]], np.ndarray] | None = None,
     ) -> None:
+        """``english``: a second encoder for English requests (see the module notes), used
+        where every category term is English."""
         self.names = terms.names
         self._encode = encode
         self._vectors = unit_vectors(term_vectors[0] + term_vectors[1])  # [C, D]
@@ -70,6 +83,15 @@ class CategoryLeaning:
         for language in TRAIN_TEMPLATES:
             nothing = unit_vectors(encode(frames(language, terms.nouns)))
             self._baseline[language] = (nothing @ self._vectors.T).mean(axis=0)  # [C]
+        # the English reader: (encode, term vectors [C, D'], category-free baseline [C])
+        self._english: tuple[Callable[[list[str]], np.ndarray], np.ndarray, np.ndarray] | None
+        self._english = None
+        if english is not None and all(reads_english(name) for name in self.names):
+            alone = unit_vectors(english(list(self.names)))
+            with_noun = unit_vectors(english([f"{n} {terms.nouns.en}" for n in self.names]))
+            vectors = unit_vectors(alone + with_noun)
+            nothing = unit_vectors(english(frames("en", terms.nouns)))
+            self._english = (english, vectors, (nothing @ vectors.T).mean(axis=0))
         # Items grouped by their tuple of terms (few kinds, even for a million items), so a
         # prior costs one gather over the items.
         column = {name: j for j, name in enumerate(self.names)}
@@ -88,7 +110,13 @@ class CategoryLeaning:
             return np.zeros((0, len(self.names)), dtype=np.float32)
         sims = unit_vectors(self._encode(list(texts))) @ self._vectors.T
         languages = [language_of(t) if language_of(t) in self._baseline else "en" for t in texts]
-        return sims - np.stack([self._baseline[lang] for lang in languages])
+        evidence = sims - np.stack([self._baseline[lang] for lang in languages])
+        rows = [i for i, t in enumerate(texts) if reads_english(t)]
+        if self._english is not None and rows:
+            encode, vectors, baseline = self._english
+            other = unit_vectors(encode([texts[i] for i in rows])) @ vectors.T - baseline
+            evidence[rows] = combined(evidence[rows], other)
+        return evidence
 
     def item_prior(self, evidence: np.ndarray, strength: float = LEANING_STRENGTH) -> np.ndarray:
         """Log-weights [N] for one text's evidence [C]: 0 for items of the leading term, the
@@ -97,3 +125,15 @@ class CategoryLeaning:
         np.maximum.at(best, self._kinds, evidence[self._terms].astype(np.float64))
         prior = strength * (best[self._item_kind] - float(evidence.max()))
         return np.maximum(prior, FLOOR).astype(np.float32)
+
+
+def combined(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """Two encoders' evidence rows [T, C] as one, on the scale of ``first``: each row z-scored
+    over the categories, the two summed and z-scored again, then given ``first``'s row mean
+    and spread back."""
+
+    def z(x: np.ndarray) -> np.ndarray:
+        return (x - x.mean(1, keepdims=True)) / np.maximum(x.std(1, keepdims=True), 1e-12)
+
+    mixed = z(z(first) + z(second))
+    return (mixed * first.std(1, keepdims=True) + first.mean(1, keepdims=True)).astype(np.float32)

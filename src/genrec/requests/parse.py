@@ -49,7 +49,8 @@ class RequestParser:
     ``encode`` embeds texts as requests (the multilingual encoder); without it, categories are
     found only where the request spells them. ``titles`` lets "similar to <title>" name an item.
     With ``leaning``, a request that names no category also gets the evidence it gives each
-    category (:mod:`genrec.requests.leaning`), for models that rank with it. With
+    category (:mod:`genrec.requests.leaning`), for models that rank with it; ``english`` is the
+    leaning's second reader of English requests (:func:`genrec.minilm.encode_english`). With
     ``reads_text`` (a model whose learned conditioning reads the request text), each new
     request's text is encoded in the same batch as the shared-space match, so that a batch of
     requests asks the encoder once and the model finds the vectors in the encoder's cache.
@@ -64,6 +65,7 @@ class RequestParser:
         *,
         leaning: bool = False,
         reads_text: bool = False,
+        english: Callable[[list[str]], np.ndarray] | None = None,
     ) -> None:
         self.terms = terms
         self.names = terms.names
@@ -89,6 +91,7 @@ class RequestParser:
         self._encode = encode
         self._name_vectors: np.ndarray | None = None
         self._wants_leaning = leaning
+        self._english = english
         self._reads_text = reads_text
         self._leaning: CategoryLeaning | None = None
         self._cache: dict[str, ParsedRequest] = {}
@@ -166,7 +169,9 @@ class RequestParser:
         if not parsed or not self._wants_leaning or self._encode is None or len(self.names) < 2:
             return
         if self._leaning is None:
-            self._leaning = CategoryLeaning(self.terms, self._encode, self._term_vectors())
+            self._leaning = CategoryLeaning(
+                self.terms, self._encode, self._term_vectors(), self._english
+            )
         evidence = self._leaning.evidence([p.soft_text for p in parsed])
         for request, row in zip(parsed, evidence, strict=True):
             request.leaning = row

@@ -14,6 +14,7 @@ import genrec
 from genrec.data.schema import Dataset
 from genrec.e5 import set_process_precision
 from genrec.indexing import E5Encoder
+from genrec.minilm import set_process_reader
 from genrec.recommender import Recommender
 
 from synthetic import checkerboard, log_beta_lovers, saved_generative_model
@@ -31,10 +32,13 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
 @pytest.fixture(autouse=True)
 def float32_encoders() -> Iterator[None]:
     """Each test starts with the process's encoder precision at float32: a service built by
-    an earlier test in this worker sets it to its own (``auto``)."""
+    an earlier test in this worker sets it to its own (``auto``); the same for the English
+    reader, which a service can turn off."""
     set_process_precision("float32")
+    set_process_reader(True)
     yield
     set_process_precision("float32")
+    set_process_reader(True)
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from genrec.minilm import DIM, encode_english, reads_english
+import genrec
+import genrec.recommender
+from genrec.minilm import DIM, encode_english, process_reader, reads_english, set_process_reader
+from genrec.serving.app import create_app
+from genrec.serving.settings import ServeSettings
 
 
 def test_vectors_are_unit_length_and_near_for_related_texts():
@@ -36,3 +40,28 @@ def test_no_texts_give_no_rows_and_long_texts_are_cut_not_refused():
 )  # fmt: skip
 def test_only_ascii_texts_with_letters_go_to_the_english_reader(text, english):
     assert reads_english(text) is english
+
+
+def test_recommenders_built_with_the_reader_off_lean_on_the_multilingual_encoder_alone(
+    tiny_model_dir, monkeypatch
+):
+    asked: list[list[str]] = []
+
+    def counting(texts: list[str]) -> np.ndarray:
+        asked.append(list(texts))
+        return encode_english(texts)
+
+    monkeypatch.setattr(genrec.recommender, "encode_english", counting)
+    set_process_reader(False)
+    (off,) = genrec.load(tiny_model_dir).understand(["something bright and new"])
+    assert off.leaning is not None and asked == []
+    set_process_reader(True)
+    (on,) = genrec.load(tiny_model_dir).understand(["something bright and new"])
+    assert on.leaning is not None and ["something bright and new"] in asked
+
+
+def test_the_service_setting_turns_the_reader_off_for_its_process(tiny_model_dir):
+    create_app(ServeSettings(model_dir=tiny_model_dir, insecure_dev=True, english_reader=False))
+    assert process_reader() is False
+    create_app(ServeSettings(model_dir=tiny_model_dir, insecure_dev=True))
+    assert process_reader() is True

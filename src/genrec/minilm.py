@@ -30,6 +30,22 @@ BATCH = 64
 DIM = 384
 
 
+# Whether recommenders built from now on in this process give their request parser the English
+# reader (the service sets it at start from its english_reader setting).
+_process_reader = [True]
+
+
+def set_process_reader(enabled: bool) -> None:
+    """Turn the English reader on or off for the request parsers this process builds next
+    (off: the multilingual encoder alone, e.g. for requests in other languages written in
+    ASCII, which :func:`reads_english` cannot tell from English)."""
+    _process_reader[0] = bool(enabled)
+
+
+def process_reader() -> bool:
+    return _process_reader[0]
+
+
 def reads_english(text: str) -> bool:
     """Whether a text is for the English reader: ASCII with at least one letter (texts with
     accents or other scripts, other languages most often, stay with the multilingual encoder)."""

@@ -26,7 +26,7 @@ from genrec.data.schema import Catalog, Dataset
 from genrec.data.split import SequenceSplit, leave_one_out
 from genrec.evaluation import validation_ndcg
 from genrec.indexing import TextEncoder, shared_encoder
-from genrec.minilm import encode_english
+from genrec.minilm import encode_english, process_reader
 from genrec.render import render_sentence
 from genrec.requests import CatalogTerms, Nouns
 from genrec.requests.applied import apply_requests
@@ -252,9 +252,10 @@ class Recommender(ABC):
                 np.add.at(counts, seq, 1)
             terms = CatalogTerms.from_items(catalog.items, self.nouns)
             encode = self.text_encoder().encode_requests
+            english = encode_english if process_reader() else None
             self._parser = RequestParser(  # a model with an encoder of its own reads the text
                 terms, catalog.titles, encode, counts, leaning=self.leaning_strength() > 0,
-                reads_text=getattr(self, "encoder", None) is not None, english=encode_english,
+                reads_text=getattr(self, "encoder", None) is not None, english=english,
             )  # fmt: skip
         return self._parser
 

@@ -24,6 +24,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from genrec.config import ConfigError
 from genrec.e5 import set_process_precision
 from genrec.lifecycle import resolve_model_dir
+from genrec.minilm import set_process_reader
 from genrec.serving.auth import KEY_RESPONSES, require_key
 from genrec.serving.errors import ERROR_RESPONSES, add_error_handlers
 from genrec.serving.middleware import BodyLimitMiddleware, MetricsMiddleware
@@ -55,6 +56,7 @@ def create_app(
 
         torch.set_num_threads(settings.torch_threads)
     set_process_precision(settings.encoder_precision)
+    set_process_reader(settings.english_reader)
     state = ServiceState(settings, ModelHolder(settings.model_dir, preloaded))
     if preloaded is not None:
         state.metrics.set_model(preloaded.version)

@@ -69,6 +69,11 @@ class ServeSettings(BaseSettings):
         "faster in batches, at a cosine of .9999 to float32; auto takes it where the CPU has "
         "AMX matrix units",
     )
+    english_reader: bool = Field(
+        default=True,
+        description="also read English (ASCII) requests that name no category with "
+        "all-MiniLM-L6-v2 for the category leaning; off: the multilingual encoder alone",
+    )
     feedback_batch_max: int = Field(default=256, ge=1)
     reload_poll_seconds: float = Field(
         default=0.0, ge=0.0, description="check the model folder for a newer version (0: never)"

@@ -93,7 +93,10 @@ class GenerativeConfig:
     # state (mean cross-entropy, weight 1; 1.4x the training time). ml-100k seed 0 against .1323
     # valid / .1161 test (AMD EPYC): trained into the backbone and added to the dense logits
     # .1325/.1109; the head alone, backbone detached, .1285/.1103; the loss kept but left out of
-    # the ranking .1336/.1148.
+    # the ranking .1336/.1148. That last one, validated without the head's scores too, on seeds
+    # 0/1/2: .1353/.1316/.1366 valid (default .1323/.1305/.1363; mean +.0015), test
+    # .1208/.1204/.1194 (default .1161/.1179/.1122; mean +.0048), 1.4-1.7x the training time:
+    # the lead for a 5-seed run and a build (an auxiliary loss only; nothing at inference).
     # The path loss trains the decoder only: no gradient into the backbone or the item
     # embeddings the dense head shares. Shared, the path loss pulled the dense head down (ml-100k
     # seed 0 valid NDCG@10: dense head .1208 shared vs .1291 detached; the path itself .1250

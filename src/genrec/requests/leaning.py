@@ -60,6 +60,25 @@ def term_vectors(terms: CatalogTerms, encode: Callable[[list[str]], np.ndarray])
     return unit_vectors(encode(forms)).reshape(2, len(names), -1)
 
 
+def term_space(
+    terms: CatalogTerms,
+    encode: Callable[[list[str]], np.ndarray],
+    languages: Sequence[str],
+    vectors: np.ndarray | None = None,
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """One encoder's unit term vectors [C, D] (the two forms of :func:`term_vectors` summed;
+    ``vectors``: those forms where already encoded) and, per language, the mean similarity of
+    the category-free frames to each term [C]."""
+    if vectors is None:
+        vectors = term_vectors(terms, encode)
+    terms_unit = unit_vectors(vectors[0] + vectors[1])
+    baseline = {}
+    for language in languages:
+        nothing = unit_vectors(encode(frames(language, terms.nouns)))
+        baseline[language] = (nothing @ terms_unit.T).mean(axis=0)
+    return terms_unit, baseline
+
+
 class CategoryLeaning:
     """The evidence a request gives for each of a catalog's category terms, and the item prior
     it implies. ``encode`` embeds texts as requests (the multilingual encoder);
@@ -78,20 +97,14 @@ class CategoryLeaning:
         where every category term is English."""
         self.names = terms.names
         self._encode = encode
-        self._vectors = unit_vectors(term_vectors[0] + term_vectors[1])  # [C, D]
-        self._baseline: dict[str, np.ndarray] = {}
-        for language in TRAIN_TEMPLATES:
-            nothing = unit_vectors(encode(frames(language, terms.nouns)))
-            self._baseline[language] = (nothing @ self._vectors.T).mean(axis=0)  # [C]
+        languages = list(TRAIN_TEMPLATES)
+        self._vectors, self._baseline = term_space(terms, encode, languages, term_vectors)
         # the English reader: (encode, term vectors [C, D'], category-free baseline [C])
         self._english: tuple[Callable[[list[str]], np.ndarray], np.ndarray, np.ndarray] | None
         self._english = None
         if english is not None and all(reads_english(name) for name in self.names):
-            alone = unit_vectors(english(list(self.names)))
-            with_noun = unit_vectors(english([f"{n} {terms.nouns.en}" for n in self.names]))
-            vectors = unit_vectors(alone + with_noun)
-            nothing = unit_vectors(english(frames("en", terms.nouns)))
-            self._english = (english, vectors, (nothing @ vectors.T).mean(axis=0))
+            vectors, baseline = term_space(terms, english, ("en",))
+            self._english = (english, vectors, baseline["en"])
         # Items grouped by their tuple of terms (few kinds, even for a million items), so a
         # prior costs one gather over the items.
         column = {name: j for j, name in enumerate(self.names)}
@@ -111,7 +124,7 @@ class CategoryLeaning:
         sims = unit_vectors(self._encode(list(texts))) @ self._vectors.T
         languages = [language_of(t) if language_of(t) in self._baseline else "en" for t in texts]
         evidence = sims - np.stack([self._baseline[lang] for lang in languages])
-        rows = [i for i, t in enumerate(texts) if reads_english(t)]
+        rows = [i for i, t in enumerate(texts) if reads_english(t)] if self._english else []
         if self._english is not None and rows:
             encode, vectors, baseline = self._english
             other = unit_vectors(encode([texts[i] for i in rows])) @ vectors.T - baseline

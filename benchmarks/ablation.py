@@ -41,9 +41,9 @@ from genrec.recommender import blocked_items
 from harness import machine, replace_block, write_json
 
 # Each variant pins every lever it does not test to its value before that lever became the default
-# (average_decay 0, validation_smoothing 1, text_inputs off), so that a row keeps its meaning when
-# a default changes.
-_OLD = {"average_decay": 0.0, "validation_smoothing": 1, "text_inputs": False}
+# (average_decay 0, validation_smoothing 1, text_inputs off, no parallel codes), so that a row keeps
+# its meaning when a default changes.
+_OLD = {"average_decay": 0.0, "validation_smoothing": 1, "text_inputs": False, "parallel_codes": 0}
 VARIANTS: list[tuple[str, str, dict[str, Any]]] = [
     ("base", "#3's model: the path loss shares the backbone, no later items",
      {"later_weight": 0.0, "detach_path": False, "dense_weight": 0.0,
@@ -59,11 +59,16 @@ VARIANTS: list[tuple[str, str, dict[str, Any]]] = [
     ("collab", "+ collaborative semantic IDs (collaborative_weight 1)",
      {"collaborative_weight": 1.0, **_OLD}),
     ("average", "hybrid, text-only codes, weights averaged over epochs (average_decay 0.6)",
-     {"average_decay": 0.6, "validation_smoothing": 1, "text_inputs": False}),
+     {"average_decay": 0.6, "validation_smoothing": 1, "text_inputs": False,
+      "parallel_codes": 0}),
     ("smooth", "+ early stopping on the mean of 3 validation scores (validation_smoothing 3)",
-     {"average_decay": 0.6, "validation_smoothing": 3, "text_inputs": False}),
+     {"average_decay": 0.6, "validation_smoothing": 3, "text_inputs": False,
+      "parallel_codes": 0}),
     ("text", "+ each history item's text vector as an input (text_inputs)",
-     {"average_decay": 0.6, "validation_smoothing": 3, "text_inputs": True}),
+     {"average_decay": 0.6, "validation_smoothing": 3, "text_inputs": True, "parallel_codes": 0}),
+    ("parallel", "+ the parallel-code loss (16 PQ codes of 32 predicted at once; parallel_codes)",
+     {"average_decay": 0.6, "validation_smoothing": 3, "text_inputs": True,
+      "parallel_codes": 16}),
 ]  # fmt: skip
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from genrec.config import require
+from genrec.generative.parallel import MAX_CODEBOOK_SIZE
 from genrec.indexing import IndexConfig
 from genrec.requests.leaning import LEANING_STRENGTH
 
@@ -87,16 +88,17 @@ class GenerativeConfig:
     # last code level only; genrec.losses.negatives_for); 0 = every item always; K = K draws.
     negatives: int | None = None
     path_loss_weight: float = 1.0
-    # Parallel codes with multi-token prediction, RPG-style (arXiv 2506.05781), measured with a
-    # patch and not built: each item got 16 product-quantization codes of 32 from its text
-    # vector, and one head per code predicted the next item's codes in parallel from the start
-    # state (mean cross-entropy, weight 1; 1.4x the training time). ml-100k seed 0 against .1323
-    # valid / .1161 test (AMD EPYC): trained into the backbone and added to the dense logits
-    # .1325/.1109; the head alone, backbone detached, .1285/.1103; the loss kept but left out of
-    # the ranking .1336/.1148. That last one, validated without the head's scores too, on seeds
-    # 0/1/2: .1353/.1316/.1366 valid (default .1323/.1305/.1363; mean +.0015), test
-    # .1208/.1204/.1194 (default .1161/.1179/.1122; mean +.0048), 1.4-1.7x the training time:
-    # the lead for a 5-seed run and a build (an auxiliary loss only; nothing at inference).
+    # Parallel codes with multi-token prediction, RPG-style (arXiv 2506.05781; see
+    # genrec.generative.parallel): each item gets parallel_codes product-quantization codes of
+    # parallel_codebook_size from its text vector, and a head predicts the next item's codes in
+    # parallel from the start state (mean cross-entropy times parallel_loss_weight, added to the
+    # loss). A training loss only: the head never ranks. 0 codebooks: off. Measured on ml-100k
+    # (16 codes of 32, weight 1, AMD EPYC) against .1323 valid / .1161 test for seed 0: with
+    # the head's item scores (mean code log-probability) also added to the dense logits
+    # .1325/.1109; the head alone, backbone detached, .1285/.1103; the loss alone .1353/.1208.
+    parallel_codes: int = 0
+    parallel_codebook_size: int = 32
+    parallel_loss_weight: float = 1.0
     # The path loss trains the decoder only: no gradient into the backbone or the item
     # embeddings the dense head shares. Shared, the path loss pulled the dense head down (ml-100k
     # seed 0 valid NDCG@10: dense head .1208 shared vs .1291 detached; the path itself .1250
@@ -189,5 +191,11 @@ class GenerativeConfig:
             "dense_weight must be non-negative (or null: chosen on validation)",
         )
         require(self.path_loss_weight >= 0, "path_loss_weight must be non-negative")
+        require(self.parallel_codes >= 0, "parallel_codes must be non-negative (0: off)")
+        require(
+            2 <= self.parallel_codebook_size <= MAX_CODEBOOK_SIZE,
+            f"parallel_codebook_size must be in [2, {MAX_CODEBOOK_SIZE}]",
+        )
+        require(self.parallel_loss_weight >= 0, "parallel_loss_weight must be non-negative")
         require(self.request_guidance >= 0, "request_guidance must be non-negative")
         require(self.request_leaning >= 0, "request_leaning must be non-negative")

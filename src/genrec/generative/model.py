@@ -13,11 +13,13 @@ state is updated by a residual MLP. The dense head scores every item at once aga
 item embeddings (``flat_logits``). The leaf embeddings are tied to the items' input id
 embeddings, as SASRec ties its output layer. The recommender ranks the decoder's beam by path
 log-probability plus a weight times the dense head's (see :mod:`genrec.generative.decoding`).
+Where ``parallel_codes`` > 0 a third head, trained but never ranking, predicts the next item's
+product-quantization codes from the same start state (:mod:`genrec.generative.parallel`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 from typing import Any
 
 import torch
@@ -25,6 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 from transformers import GPT2Config, GPT2Model
 
+from genrec.generative.parallel import ParallelHead
 from genrec.indexing import TrieTensors
 from genrec.losses import FULL_SOFTMAX_MAX_ITEMS
 from genrec.training import init_weights
@@ -55,6 +58,10 @@ class NetworkShape:
     # Width of the item text vectors read as an input feature of each item (0: none; models
     # saved before the setting existed have none).
     text_dim: int = 0
+    # Codebooks and codes per codebook of the parallel-code head (genrec.generative.parallel;
+    # 0: none).
+    parallel_codes: int = 0
+    parallel_codebook_size: int = 0
 
     @classmethod
     def from_config(cls, config: Any, **sizes: Any) -> NetworkShape:
@@ -194,6 +201,9 @@ class GenerativeNet(nn.Module):
             self.register_buffer("input_text", text_vectors.float(), persistent=False)
             self.text_proj = nn.Linear(shape.text_dim, d, bias=False)
             init_weights(self.text_proj)
+        self.parallel: ParallelHead | None = None  # a training loss only (never ranks)
+        if shape.parallel_codes > 0:
+            self.parallel = ParallelHead(d, shape.parallel_codes, shape.parallel_codebook_size)
 
     # --------------------------------------------------------------------- encoder
     def embed_items(self, ids: torch.Tensor) -> torch.Tensor:
@@ -386,64 +396,3 @@ class GenerativeNet(nn.Module):
                 state = self.advance(state, node, depth)
             parent = node
         return loss
-
-
-def _sibling_mean(
-    table: torch.Tensor, new_rows: torch.Tensor, groups: torch.Tensor, old_count: int
-) -> torch.Tensor:
-    """Initial values for new rows: the mean of the existing rows in the same group, else the
-    mean of all existing rows. table [M_old, ...]; groups [M_new_total] group of every row."""
-    out = []
-    overall = table[:old_count].mean(dim=0)
-    for row in new_rows.tolist():
-        same = (groups[:old_count] == groups[row]).nonzero().flatten()
-        out.append(table[same].mean(dim=0) if len(same) else overall)
-    return torch.stack(out) if out else table[:0]
-
-
-def extend_network(
-    net: GenerativeNet,
-    codes: torch.Tensor,
-    trie: TrieTensors,
-    text_vectors: torch.Tensor | None = None,
-) -> GenerativeNet:
-    """Grow a trained network to a catalog with appended items (their codes, and where the
-    network reads them their text vectors, already known): new nodes and items start from their
-    siblings' embeddings; nothing is retrained."""
-    old = net.shape
-    new_shape = replace(
-        old, n_items=int(codes.shape[0]), nodes_per_depth=tuple(trie.nodes_per_depth)
-    )
-    grown = GenerativeNet(new_shape, codes, trie, text_vectors)
-    state = net.state_dict()
-    with torch.no_grad():
-        grown.load_state_dict(
-            {k: v for k, v in state.items()
-             if not k.startswith(("item_embedding", "node_embeddings", "node_bias"))},
-            strict=False,
-        )  # fmt: skip
-        parent_depth = len(trie.node_ids) - 2
-        # items: rows 1..n keep theirs; new items copy their prefix siblings; the start row moves
-        old_items = net.item_embedding.weight[1 : old.n_items + 1]
-        item_groups = trie.node_ids[parent_depth] if parent_depth >= 0 else torch.zeros(
-            new_shape.n_items, dtype=torch.long)  # fmt: skip
-        new_items = torch.arange(old.n_items, new_shape.n_items)
-        weight = grown.item_embedding.weight
-        weight[: old.n_items + 1] = net.item_embedding.weight[: old.n_items + 1]
-        weight[old.n_items + 1 : new_shape.n_items + 1] = _sibling_mean(
-            old_items, new_items, item_groups, old.n_items
-        )
-        weight[grown.bos_id] = net.item_embedding.weight[net.bos_id]
-        for depth in range(len(trie.node_ids)):
-            old_count = old.nodes_per_depth[depth]
-            groups = trie.parent_of[depth]
-            fresh = torch.arange(old_count, new_shape.nodes_per_depth[depth])
-            bias = grown.node_bias[depth]
-            bias[:old_count] = net.node_bias[depth]
-            bias[old_count:] = _sibling_mean(net.node_bias[depth], fresh, groups, old_count)
-            if depth < len(net.node_embeddings):
-                table, _ = grown.node_table(depth)
-                old_table, _ = net.node_table(depth)
-                table[:old_count] = old_table
-                table[old_count:] = _sibling_mean(old_table, fresh, groups, old_count)
-    return grown

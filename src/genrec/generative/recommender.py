@@ -36,7 +36,9 @@ from genrec.early_stopping import (
 )
 from genrec.generative.config import DENSE_WEIGHTS, TRAINING_DENSE_WEIGHT, GenerativeConfig
 from genrec.generative.decoding import Guidance, hybrid_search, score_all_hybrid
-from genrec.generative.model import GenerativeNet, NetworkShape, extend_network
+from genrec.generative.growth import extend_network
+from genrec.generative.model import GenerativeNet, NetworkShape
+from genrec.generative.parallel import code_stats, parallel_codes
 from genrec.generative.trainer import GeneratorTrainer
 from genrec.generative.training_requests import TrainingRequests
 from genrec.indexing import (
@@ -135,6 +137,7 @@ class GenerativeRecommender(Recommender):
         self.index = sharding.broadcast(self.index if sharding.main else None)
         index_seconds = time.perf_counter() - index_started
         index_peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # so far
+        parallel = sharding.broadcast(self._parallel_codes(seed) if sharding.main else None)
         requests = TrainingRequests.build(
             split, catalog.categories, self.encoder.encode_requests, cfg, self.nouns
         )
@@ -145,10 +148,13 @@ class GenerativeRecommender(Recommender):
             nodes_per_depth=tuple(self.index.nodes_per_depth),
             request_dim=int(requests.table.shape[1]),
             text_dim=int(self.item_vectors.shape[1]) if cfg.text_inputs else 0,
+            parallel_codes=0 if parallel is None else parallel.shape[1],
+            parallel_codebook_size=0 if parallel is None else cfg.parallel_codebook_size,
         )
         self.net = net = self._build_net(shape)
         trainer = GeneratorTrainer(net, split, requests, cfg, seed=seed, generator=generator,
-                                   rng=rng, device=self.device)  # fmt: skip
+                                   rng=rng, device=self.device,
+                                   parallel_codes=parallel)  # fmt: skip
         root = self.checkpoint_root
         save = partial(save_checkpoint, root, net) if root is not None and sharding.main else None
         loop_state, best = load_checkpoint(root, net) if root is not None else (None, None)
@@ -185,12 +191,24 @@ class GenerativeRecommender(Recommender):
             "seed": seed,
             "requests": requests.kind,
             "index": self.index.stats(),
+            "parallel_codes": code_stats(parallel, shape.parallel_codebook_size),
             "index_seconds": round(index_seconds, 3),
             "index_peak_mb": round(index_peak_mb, 1),
             "dense_weight": self.config.dense_weight,
             "valid_ndcg@10_by_dense_weight": sweep,
             "curve": state.curve,
         }
+
+    def _parallel_codes(self, seed: int) -> np.ndarray | None:
+        """The items' parallel codes [N, M] (genrec.generative.parallel), or None where the
+        config has none; vectors narrower than ``parallel_codes`` get one codebook a column."""
+        cfg = self.config
+        if cfg.parallel_codes == 0:
+            return None
+        books = min(cfg.parallel_codes, self.item_vectors.shape[1])
+        return parallel_codes(
+            self.item_vectors, books, cfg.parallel_codebook_size, cfg.kmeans_iterations, seed
+        )
 
     def _code_vectors(self, split: SequenceSplit, seed: int) -> np.ndarray:
         """What the semantic IDs quantize: the item text vectors, fused with collaborative

@@ -7,9 +7,10 @@ target's categories. The loss is the dense head's full-softmax cross-entropy on 
 start state (soft targets: the next item and, with ``later_weight``, the ones after it; over
 large catalogs a sampled softmax, see :func:`genrec.losses.negatives_for`) plus the
 teacher-forced negative log-likelihood of the target's code path, into which the dense head's
-(detached) distribution is distilled depth by depth. With ``detach_path`` (the default) the
-path loss trains the decoder and the request fusion only: the backbone and the item embeddings
-learn from the dense head.
+(detached) distribution is distilled depth by depth; where the network has a parallel head,
+also the cross-entropy of the next item's parallel codes (:mod:`genrec.generative.parallel`).
+With ``detach_path`` (the default) the path loss trains the decoder and the request fusion
+only: the backbone and the item embeddings learn from the dense head (and the parallel head).
 
 Checkpoints: see :func:`genrec.early_stopping.save_checkpoint`.
 """
@@ -34,17 +35,21 @@ from genrec.training import (
 
 class GeneratorObjective(nn.Module):
     """A batch's loss (see the module notes); ``table`` holds the request vectors [R, Dr] that
-    the batch's request ids index (kept out of the state, so DDP never broadcasts it)."""
+    the batch's request ids index, ``codes`` the items' parallel codes [N, M] where the network
+    has a parallel head (both kept out of the state, so DDP never broadcasts them)."""
 
     def __init__(
         self, net: GenerativeNet, table: torch.Tensor, config: GenerativeConfig,
-        device: torch.device,
+        device: torch.device, codes: torch.Tensor | None = None,
     ) -> None:  # fmt: skip
         super().__init__()
         self.net = net
         self.table = table
         self.config = config
         self.device = device
+        self.codes = codes
+        if (net.parallel is None) != (codes is None):
+            raise ValueError("parallel codes are needed exactly when the network has their head")
 
     def forward(
         self,
@@ -80,6 +85,9 @@ class GeneratorObjective(nn.Module):
                 )
                 loss = cfg.flat_loss_weight * flat_loss
                 teacher_state = state.detach()
+        if self.codes is not None and net.parallel is not None and cfg.parallel_loss_weight > 0:
+            codes = self.codes[y[keep]]  # [M, codebooks] the next items' parallel codes
+            loss = loss + cfg.parallel_loss_weight * net.parallel.loss(state, codes)
         if cfg.path_loss_weight > 0:
             if cfg.detach_path:  # the decoder (request fusion included) learns; not the backbone
                 state = net.start_state(hidden.detach(), req)
@@ -105,7 +113,9 @@ class GeneratorTrainer(WindowTrainer):
         generator: torch.Generator,
         rng: np.random.Generator,
         device: torch.device,
+        parallel_codes: np.ndarray | None = None,
     ) -> None:
+        """``parallel_codes`` [N, M]: the items' parallel codes, where ``net`` has their head."""
         super().__init__(split, config, seed=seed, generator=generator)
         self.net = net
         self.requests = requests
@@ -117,8 +127,9 @@ class GeneratorTrainer(WindowTrainer):
         optimizer = torch.optim.AdamW(net.parameters(), lr=config.lr,
                                       weight_decay=config.weight_decay)  # fmt: skip
         # Not every parameter has a gradient in every configuration (e.g. without a path loss).
-        self.set_objective(GeneratorObjective(net, table, config, device), optimizer,
-                           find_unused_parameters=True)  # fmt: skip
+        codes = None if parallel_codes is None else torch.from_numpy(parallel_codes).to(device)
+        objective = GeneratorObjective(net, table, config, device, codes)
+        self.set_objective(objective, optimizer, find_unused_parameters=True)
 
     def load_epoch(self, epoch: int) -> None:
         """The epoch's inputs [W, T], targets [W, T] and real request ids [W, T] (or None)."""

@@ -186,3 +186,26 @@ NEUTRAL_FRESH: dict[str, tuple[str, ...]] = {
     "zh": ("有什么值得看的", "帮我挑一个", "我有两个小时空闲", "你推荐什么", "帮我选一下",
            "我拿不定主意"),
 }  # fmt: skip
+# Moods: no genre named or described, but a wish some genres answer (a mood counts as followed
+# when an item has one of the genres listed with it). Written 2026-12-07 (stop 42) before any
+# measurement on them, for tuning how moods lean: DEV. `make bench-requests` reports the four
+# moods of benchmarks/request_kinds.py, never these.
+MOODS_DEV: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("something cosy to watch under a blanket", "适合裹着毯子看的温馨片",
+     ("Comedy", "Romance", "Animation", "Children's", "Musical")),
+    ("I had a terrible day, make me smile", "今天好累，让我笑一笑",
+     ("Comedy", "Animation", "Musical", "Children's")),
+    ("I want a good cry", "想好好哭一场", ("Drama", "Romance", "War")),
+    ("something that will keep me up at night", "看完晚上睡不着的",
+     ("Horror", "Thriller", "Mystery")),
+    ("a rush of adrenaline", "肾上腺素飙升的", ("Action", "Thriller", "Adventure", "War")),
+    ("a date night pick", "适合约会时看的", ("Romance", "Comedy")),
+    ("something to watch with the whole family", "全家一起看的",
+     ("Children's", "Animation", "Comedy", "Adventure", "Musical")),
+    ("a slow, thoughtful film", "节奏慢、引人深思的", ("Drama", "Documentary", "Film-Noir")),
+    ("a puzzle to figure out", "需要动脑解谜的", ("Mystery", "Thriller", "Crime", "Film-Noir")),
+    ("something to escape into another world", "逃离现实、进入另一个世界的",
+     ("Fantasy", "Sci-Fi", "Adventure", "Animation")),
+    ("feel-good and uplifting", "看了心情变好的", ("Comedy", "Musical", "Romance", "Children's")),
+    ("dark and gritty", "黑暗又残酷的", ("Crime", "Film-Noir", "Thriller", "War", "Horror")),
+)  # fmt: skip

@@ -53,6 +53,8 @@ max_epochs = 3
 patience = 10
 eval_every = 1
 dense_weight = 0.5
+parallel_codes = 4
+parallel_codebook_size = 4
 """
 
 
@@ -115,6 +117,9 @@ def test_two_processes_take_the_steps_of_one(tmp_path, kind):
     one = train(tmp_path, kind, 1, extra)
     two = train(tmp_path, kind, 2, extra)
     assert (one["processes"], two["processes"]) == (1, 2)
+    if kind == "generative":  # with the parallel-code loss, its codes from rank 0
+        assert one["parallel_codes"] == two["parallel_codes"]
+        assert two["parallel_codes"]["codebooks"] == 4
     assert len(two["memory_per_process"]) == 2
     assert all(m["cpu_peak_mb"] > 0 for m in two["memory_per_process"])
     assert [c["epoch"] for c in one["curve"]] == [c["epoch"] for c in two["curve"]] == [1, 2, 3]

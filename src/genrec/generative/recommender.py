@@ -61,7 +61,7 @@ class GenerativeRecommender(Recommender):
     # models saved before guidance existed decode as they did
     saved_config_defaults: ClassVar[dict[str, Any]] = {
         "request_guidance": 0.0, "dense_weight": 0.0, "collaborative_weight": 0.0,
-        "request_leaning": 0.0, "text_inputs": False,
+        "request_leaning": 0.0, "text_inputs": False, "parallel_codes": 0,
     }  # fmt: skip
 
     def __init__(self, config: GenerativeConfig | None = None) -> None:

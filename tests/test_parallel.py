@@ -101,7 +101,7 @@ def test_a_fit_trains_the_head_and_reports_the_codes(parallel_model):
     stats = parallel_model.fit_info["parallel_codes"]
     assert stats["codebooks"] == 4 and stats["codebook_size"] == 4
     assert 1 < stats["distinct_tuples"] <= 20 and 0 < stats["utilization"] <= 1
-    off = GenerativeRecommender(dataclasses.replace(TINY, max_epochs=2))
+    off = GenerativeRecommender(dataclasses.replace(TINY, max_epochs=2, parallel_codes=0))
     off.fit(mixed_dataset(users=12), seed=0)
     assert off.net is not None and off.net.parallel is None
     assert off.fit_info["parallel_codes"] is None

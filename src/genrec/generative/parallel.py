@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from genrec.kmeans import kmeans, nearest
+from genrec.requests.patterns import unit_vectors
 from genrec.training import init_weights
 
 MAX_CODEBOOK_SIZE = 256  # codes are stored as one byte each
@@ -42,7 +43,7 @@ def parallel_codes(
     Deterministic by seed."""
     if not 2 <= size <= MAX_CODEBOOK_SIZE:
         raise ValueError(f"parallel codebook size must be in [2, {MAX_CODEBOOK_SIZE}], got {size}")
-    unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    unit = unit_vectors(vectors)
     codes = np.empty((len(vectors), codebooks), dtype=np.uint8)
     for book, columns in enumerate(code_slices(unit.shape[1], codebooks)):
         part = np.ascontiguousarray(unit[:, columns], dtype=np.float64)
@@ -71,7 +72,7 @@ class ParallelHead(nn.Module):
 
     def __init__(self, hidden: int, codebooks: int, size: int) -> None:
         super().__init__()
-        self.codebooks, self.size = codebooks, size
+        self.codebooks = codebooks
         self.proj = nn.Linear(hidden, codebooks * hidden)
         self.code_embeddings = nn.Parameter(torch.empty(codebooks, size, hidden))
         init_weights(self.proj)

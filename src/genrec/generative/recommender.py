@@ -50,6 +50,7 @@ from genrec.indexing import (
     collaborative_vectors,
 )
 from genrec.recommender import Recommender, TopKQuery, Validate
+from genrec.requests.patterns import unit_vectors
 from genrec.training import process_info, resolve_device, seed_everything
 from genrec.vectors import KEY, column_vectors, encode_items
 
@@ -216,9 +217,7 @@ class GenerativeRecommender(Recommender):
         weight = self.config.collaborative_weight
         if weight == 0:
             return self.item_vectors
-        text = self.item_vectors / np.maximum(
-            np.linalg.norm(self.item_vectors, axis=1, keepdims=True), 1e-12
-        )
+        text = unit_vectors(self.item_vectors)
         collab = collaborative_vectors(list(split.train.values()), len(text), seed=seed)
         return np.concatenate([text, weight * collab], axis=1)
 

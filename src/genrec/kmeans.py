@@ -1,6 +1,7 @@
 """Lloyd's k-means for the semantic IDs' residual levels, in array work only (blocks of rows for
 distances, one sparse product for centroid sums, a sample of the points on large catalogs), and
-the row-grouping the trie tables are built with."""
+the row-grouping the trie tables are built with; also the unit-length rows that item and request
+vectors are compared as."""
 
 from __future__ import annotations
 
@@ -77,6 +78,12 @@ def kmeans_restarts(
 def distances_to(vectors: np.ndarray, norms: np.ndarray, centroid: np.ndarray) -> np.ndarray:
     """Squared distances [N] of every vector to one centroid."""
     return np.maximum(norms - 2.0 * (vectors @ centroid) + centroid @ centroid, 0.0)
+
+
+def unit_vectors(x: np.ndarray) -> np.ndarray:
+    """Rows of ``x`` (float32) scaled to unit length; all-zero rows stay zero."""
+    x = np.asarray(x, dtype=np.float32)
+    return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
 
 
 def nearest(

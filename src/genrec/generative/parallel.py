@@ -18,8 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from genrec.kmeans import kmeans, nearest
-from genrec.requests.patterns import unit_vectors
+from genrec.kmeans import kmeans, nearest, unit_vectors
 from genrec.training import init_weights
 
 MAX_CODEBOOK_SIZE = 256  # codes are stored as one byte each

@@ -49,8 +49,8 @@ from genrec.indexing import (
     codebook_sizes_for,
     collaborative_vectors,
 )
+from genrec.kmeans import unit_vectors
 from genrec.recommender import Recommender, TopKQuery, Validate
-from genrec.requests.patterns import unit_vectors
 from genrec.training import process_info, resolve_device, seed_everything
 from genrec.vectors import KEY, column_vectors, encode_items
 

@@ -48,9 +48,9 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from genrec.kmeans import unit_vectors
 from genrec.minilm import reads_english
 from genrec.requests.language import language_of
-from genrec.requests.patterns import unit_vectors
 from genrec.requests.synthesis import TRAIN_TEMPLATES, frames
 from genrec.requests.terms import CatalogTerms
 

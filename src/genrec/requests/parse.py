@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from genrec.kmeans import unit_vectors
 from genrec.requests import patterns as P
 from genrec.requests.constraints import Constraint, ParsedRequest
 from genrec.requests.language import language_of
@@ -372,7 +373,7 @@ class RequestParser:
         encoded = self._encode(list(dict.fromkeys([*texts, *also])))
         if not texts:
             return {}
-        queries = P.unit_vectors(encoded[: len(texts)])
+        queries = unit_vectors(encoded[: len(texts)])
         sims = np.einsum("td,fnd->tfn", queries, self._term_vectors())  # [texts, forms, names]
         ordered = np.sort(sims, axis=2)
         margins = ordered[:, :, -1] - ordered[:, :, -2]  # within each form of the terms

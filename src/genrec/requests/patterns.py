@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import re
 
-import numpy as np
-
 from genrec.requests.language import language_of
 from genrec.requests.terms import GENERIC_NOUNS, Nouns, NumericColumn
 
@@ -91,11 +89,6 @@ _FRAME_ZH = re.compile(
     r"找|挑|选|来|点|好看|好的|好|类型|类|题材|风格|今晚|今天|最近|我|你|款|个"
 )
 _SPLIT = re.compile(r"[\s,，。.!！?？;；:：、()（）\"'“”]+")
-
-
-def unit_vectors(x: np.ndarray) -> np.ndarray:
-    x = np.asarray(x, dtype=np.float32)
-    return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
 
 
 def plain(text: str) -> str:

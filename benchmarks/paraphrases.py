@@ -209,3 +209,58 @@ MOODS_DEV: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("feel-good and uplifting", "看了心情变好的", ("Comedy", "Musical", "Romance", "Children's")),
     ("dark and gritty", "黑暗又残酷的", ("Crime", "Film-Noir", "Thriller", "War", "Horror")),
 )  # fmt: skip
+
+# Exclusions that describe a genre instead of naming it ("no cartoons", "不要鬼片"), written
+# 2026-12-08 (stop 44) before any measurement on them. A phrase the parser cannot resolve to a
+# category is avoided softly (genrec.requests.leaning); ``EXCLUDE_DEV`` is read while choosing how
+# strongly, ``EXCLUDE_FRESH`` only by `make bench-requests`.
+EXCLUDE_DEV: dict[str, tuple[tuple[str, str], ...]] = {
+    "Action": (("no explosions or car chases", "不要打打杀杀的"),
+               ("nothing full of fistfights", "别推荐枪战片")),
+    "Adventure": (("no treasure hunts", "不要寻宝的"),
+                  ("nothing about expeditions to lost lands", "别推荐探险片")),
+    "Animation": (("no cartoons", "不要卡通"), ("nothing hand-drawn", "别推荐画出来的")),
+    "Children's": (("nothing for little kids", "不要小孩子看的"),
+                   ("no kiddie films", "别推荐幼儿片")),
+    "Comedy": (("no slapstick", "不要搞笑片"), ("nothing silly or jokey", "别推荐逗乐的")),
+    "Crime": (("no gangsters", "不要黑帮片"), ("nothing about heists or the mob", "别推荐抢劫的")),
+    "Documentary": (("no nonfiction films", "不要真实记录的"),
+                    ("nothing factual about real events", "别推荐纪实片")),
+    "Drama": (("no tearjerkers", "不要催泪的"), ("nothing heavy and emotional", "别推荐文艺片")),
+    "Fantasy": (("no wizards or dragons", "不要魔幻片"),
+                ("nothing with magic spells", "别推荐神话的")),
+    "Film-Noir": (("no hard-boiled detective films from the forties", "不要老式侦探片"),
+                  ("nothing with a femme fatale", "别推荐蛇蝎美人的")),
+    "Horror": (("no scary films", "不要鬼片"), ("nothing with ghosts or monsters", "别推荐吓人的")),
+    "Musical": (("no song-and-dance films", "不要歌舞片"),
+                ("nothing where people sing", "别推荐载歌载舞的")),
+    "Mystery": (("no whodunits", "不要推理片"),
+                ("nothing about solving a puzzle of clues", "别推荐侦探破案的")),
+    "Romance": (("no love stories", "不要谈恋爱的"), ("nothing mushy", "别推荐卿卿我我的")),
+    "Sci-Fi": (("no space operas", "不要外星人的"),
+               ("nothing about robots or aliens", "别推荐太空片")),
+    "Thriller": (("no suspense", "不要紧张刺激的"), ("nothing nail-biting", "别推荐悬念片")),
+    "War": (("no battlefield films", "不要打仗的"), ("nothing about soldiers", "别推荐军事片")),
+    "Western": (("no cowboys", "不要牛仔片"),
+                ("nothing set on the frontier", "别推荐荒野大镖客那种的")),
+}  # fmt: skip
+EXCLUDE_FRESH: dict[str, tuple[str, str]] = {
+    "Action": ("avoid shootouts", "不要飙车爆炸的"),
+    "Adventure": ("no quests in far-off lands", "不要远方历险的"),
+    "Animation": ("avoid animated features", "不要动漫"),
+    "Children's": ("avoid family films for toddlers", "不要给小朋友看的"),
+    "Comedy": ("avoid funny films", "不要笑料多的"),
+    "Crime": ("avoid mafia stories", "不要警匪片"),
+    "Documentary": ("avoid docs about nature", "不要讲真人真事的"),
+    "Drama": ("avoid serious emotional stories", "不要沉重的"),
+    "Fantasy": ("avoid fairy-tale kingdoms", "不要有魔法的"),
+    "Film-Noir": ("avoid shadowy black-and-white detective stories", "不要四十年代的阴暗侦探片"),
+    "Horror": ("avoid slasher flicks", "不要有僵尸的"),
+    "Musical": ("avoid Broadway shows", "不要唱唱跳跳的"),
+    "Mystery": ("avoid detective puzzles", "不要猜凶手的"),
+    "Romance": ("avoid date movies about couples", "不要男女恋爱的"),
+    "Sci-Fi": ("avoid futuristic space stuff", "不要讲未来科技的"),
+    "Thriller": ("avoid edge-of-your-seat tension", "不要让人提心吊胆的"),
+    "War": ("avoid combat films", "不要讲战场的"),
+    "Western": ("avoid gunslingers", "不要骑马枪战的"),
+}  # fmt: skip

@@ -177,6 +177,18 @@ def test_a_prior_steers_the_beam_to_the_exact_ranking_of_paths_plus_prior(net, f
         assert bool(allowed.gather(1, items).all())
 
 
+@pytest.mark.parametrize("filtered", [False, True])
+def test_a_flat_prior_leaves_a_narrow_beam_as_it_is(net, filtered):
+    # a prior that favours nothing must not favour prefixes with many items either
+    state = _states(net, 6, seed=8)
+    gen = torch.Generator().manual_seed(9)
+    allowed = torch.rand(6, 60, generator=gen) > 0.3 if filtered else None
+    with torch.no_grad():
+        plain, _ = beam_search(net, state, allowed, k=5, beam_size=2)
+        flat, _ = beam_search(net, state, allowed, k=5, beam_size=2, prior=torch.zeros(6, 60))
+    assert torch.equal(flat, plain)
+
+
 def test_a_prior_moves_a_narrow_beam_towards_the_favoured_items(net):
     state = _states(net, 6, seed=7)
     favoured = torch.zeros(6, 60, dtype=torch.bool)

@@ -147,3 +147,34 @@ def test_combined_evidence_sums_z_scores_and_keeps_the_first_readers_scale():
     np.testing.assert_allclose(mixed.mean(), first.mean(), atol=1e-6)
     np.testing.assert_allclose(mixed.std(), first.std(), rtol=1e-5)
     np.testing.assert_allclose(combined(first, first), first, atol=1e-6)
+
+
+def test_an_exclusion_that_names_no_category_ranks_away_from_what_it_describes(parser):
+    parsed = parser.parse("nothing with ghosts or haunted houses")
+    assert parsed.of("exclude") == [] and parsed.soft_text == ""  # not a filter, not a wish
+    assert parsed.avoids == "Horror" and parsed.leaning is None
+    assert parsed.to_list()[-1] == {"kind": "avoid", "text": "ghosts haunted houses",
+                                    "value": "Horror", "match": "shared-space"}  # fmt: skip
+    prior = parser.item_prior(parsed, strength=100)
+    assert prior is not None and prior.shape == (len(MOVIES),)
+    horror = GENRES.index("Horror")
+    assert prior[horror] == prior.min() < np.delete(prior, horror).min()
+    assert np.all(prior <= 0) and np.all(prior >= FLOOR)
+    assert prior[-1] == 0  # an item of no category cannot be what was excluded
+    assert parser.item_prior(parsed, strength=0) is None
+
+
+def test_an_exclusion_the_catalog_names_is_a_filter_and_no_avoidance(parser):
+    parsed = parser.parse("anything but horror")
+    assert [c.value for c in parsed.of("exclude")] == ["Horror"]
+    assert parsed.avoids is None and parser.item_prior(parsed) is None
+
+
+def test_a_request_can_lean_to_one_category_and_avoid_another(parser):
+    parsed = parser.parse("dusty saloons and sheriffs, nothing with ghosts or haunted houses")
+    assert parsed.leans_to == "Western" and parsed.avoids == "Horror"
+    prior = parser.item_prior(parsed, strength=100)
+    assert prior is not None
+    genres = prior[: len(GENRES)]  # the last item has no category: the leaning's floor
+    assert genres[GENRES.index("Western")] == genres.max()
+    assert genres[GENRES.index("Horror")] == genres.min()

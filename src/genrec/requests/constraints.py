@@ -55,6 +55,12 @@ class ParsedRequest:
     # category terms (genrec.requests.leaning), and the term it leans to most.
     leaning: np.ndarray | None = None
     leans_to: str | None = None
+    # Exclusions that name no category the parser can resolve ("no cartoons" where the catalog
+    # says Animation): their words, the evidence [C] they give each category term, and the term
+    # they point to most. Ranked away from softly, never filtered (genrec.requests.leaning).
+    avoid_text: str = ""
+    avoiding: np.ndarray | None = None
+    avoids: str | None = None
 
     def of(self, kind: str) -> list[Constraint]:
         return [c for c in self.constraints if c.kind == kind]
@@ -114,11 +120,14 @@ class ParsedRequest:
         return " ".join([head, *tail]) if tail else head
 
     def to_list(self) -> list[dict[str, object]]:
-        """The constraints, then the category the request leans to (a soft preference, not a
-        filter) where it has one."""
+        """The constraints, then the category the request leans to and the one an unresolved
+        exclusion points to (soft preferences, not filters) where it has them."""
         out = [c.to_dict() for c in self.constraints]
         if self.leans_to is not None:
             out.append({"kind": "leaning", "text": self.soft_text, "value": self.leans_to,
+                        "match": "shared-space"})  # fmt: skip
+        if self.avoids is not None:
+            out.append({"kind": "avoid", "text": self.avoid_text, "value": self.avoids,
                         "match": "shared-space"})  # fmt: skip
         return out
 

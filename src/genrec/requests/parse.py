@@ -23,7 +23,7 @@ from genrec.kmeans import unit_vectors
 from genrec.requests import patterns as P
 from genrec.requests.constraints import Constraint, ParsedRequest
 from genrec.requests.language import language_of
-from genrec.requests.leaning import LEANING_STRENGTH, CategoryLeaning, term_vectors
+from genrec.requests.leaning import FLOOR, LEANING_STRENGTH, CategoryLeaning, term_vectors
 from genrec.requests.terms import CatalogTerms, term_forms
 
 # The best category's cosine similarity must beat the second's by this much for a content word to
@@ -127,7 +127,10 @@ class RequestParser:
                         parsed.constraints.append(
                             Constraint("category", name, piece, how="shared-space")
                         )
-        self._lean([p for p in fresh if not p.of("category") and p.soft_text])
+        self._lean(
+            [p for p in fresh if not p.of("category") and p.soft_text],
+            [p for p in fresh if p.avoid_text],
+        )
         if len(self._cache) > 4096:
             self._cache.clear()
         for raw, done in zip(texts, out, strict=True):
@@ -164,27 +167,43 @@ class RequestParser:
             self._name_vectors = term_vectors(self.terms, self._encode)
         return self._name_vectors
 
-    def _lean(self, parsed: list[ParsedRequest]) -> None:
+    def _lean(self, parsed: list[ParsedRequest], avoiding: Sequence[ParsedRequest] = ()) -> None:
         """The category evidence of requests that name none (a soft text is only ever set
-        where content words are left)."""
-        if not parsed or not self._wants_leaning or self._encode is None or len(self.names) < 2:
+        where content words are left), and of the exclusions no category was resolved for;
+        one encoder batch for both."""
+        avoiding = list(avoiding)
+        if not (parsed or avoiding) or not self._wants_leaning or self._encode is None:
+            return
+        if len(self.names) < 2:
             return
         if self._leaning is None:
             self._leaning = CategoryLeaning(
                 self.terms, self._encode, self._term_vectors(), self._english
             )
-        evidence = self._leaning.evidence([p.soft_text for p in parsed])
-        for request, row in zip(parsed, evidence, strict=True):
+        texts = [p.soft_text for p in parsed] + [p.avoid_text for p in avoiding]
+        evidence = self._leaning.evidence(texts)
+        for request, row in zip(parsed, evidence[: len(parsed)], strict=True):
             request.leaning = row
             request.leans_to = self.names[int(row.argmax())]
+        for request, row in zip(avoiding, evidence[len(parsed) :], strict=True):
+            request.avoiding = row
+            request.avoids = self.names[int(row.argmax())]
 
     def item_prior(
         self, request: ParsedRequest, strength: float = LEANING_STRENGTH
     ) -> np.ndarray | None:
-        """Log-weights [N] from a request's leaning (None where it has none)."""
-        if request.leaning is None or self._leaning is None or strength <= 0:
+        """Log-weights [N] from a request's leaning and from the exclusions it could not
+        resolve (None where it has neither)."""
+        if self._leaning is None or strength <= 0:
             return None
-        return self._leaning.item_prior(request.leaning, strength)
+        priors = []
+        if request.leaning is not None:
+            priors.append(self._leaning.item_prior(request.leaning, strength))
+        if request.avoiding is not None:
+            priors.append(self._leaning.avoid_prior(request.avoiding, strength))
+        if not priors:
+            return None
+        return np.maximum(sum(priors[1:], priors[0]), FLOOR)
 
     def _unmatched_words(self, rest: str, parsed: ParsedRequest) -> str:
         """The content words to look up in the shared space ("" when a category was spelled)."""
@@ -299,6 +318,9 @@ class RequestParser:
                 for name, how in found:
                     said = match.group(0).strip()
                     out.constraints.append(Constraint("exclude", name, said, how=how))
+                words = P.content_words(phrase, self._noun_words)
+                if not found and words:  # ranked away from, softly (see ``_lean``)
+                    out.avoid_text = f"{out.avoid_text} {words}".strip()
                 # Gone from what is read next either way: an exclusion the catalog cannot check
                 # must not be read as a wish for the thing excluded.
                 text = text.replace(match.group(0), " ")

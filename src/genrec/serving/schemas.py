@@ -102,8 +102,10 @@ class RecommendationOut(BaseModel):
     warnings: list[str]
     understood: list[dict[str, Any]] = Field(
         default_factory=list,
-        description="the hard constraints read from the request (category, exclude, max, "
-        "min, years, similar), each applied as a filter: no returned item violates one",
+        description="what was read from the request: hard constraints (category, exclude, "
+        "max, min, years, similar), each applied as a filter so that no returned item violates "
+        "one, then soft ones that only reweight the ranking (leaning: the category a request "
+        "that names none describes; avoid: the category an unresolved exclusion points to)",
     )
     arm: str | None = Field(
         default=None,

@@ -81,7 +81,7 @@ def beam_search(
     trie = net.trie
     batch = state.shape[0]
     depth_count = len(trie.node_ids)
-    counts = trie.allowed_counts(allowed) if allowed is not None and prior is None else None
+    counts = trie.allowed_counts(allowed) if allowed is not None else None  # allowed per node
     nodes = torch.zeros(batch, 1, dtype=torch.long, device=state.device)  # root
     totals = torch.zeros(batch, 1, device=state.device)  # [B, W]
     node_weight = None
@@ -93,10 +93,11 @@ def beam_search(
         # a prefix's score then moves by how much better its items are than its parent's, not
         # by how many there are, so a flat prior leaves the beam as it is.
         every = torch.ones_like(prior, dtype=torch.bool)
-        sizes = trie.allowed_counts(allowed if allowed is not None else every)
-        counts = [w / n.clamp(min=1) for w, n in zip(trie.node_sums(weights), sizes, strict=True)]
-        root = (counts[0] * sizes[0]).sum(dim=1, keepdim=True)
-        node_weight = root / sizes[0].sum(dim=1, keepdim=True).clamp(min=1)  # [B, W]: the root's
+        sizes = counts if counts is not None else trie.allowed_counts(every)
+        sums = trie.node_sums(weights)
+        counts = [w / n.clamp(min=1) for w, n in zip(sums, sizes, strict=True)]
+        total, size = sums[0].sum(dim=1, keepdim=True), sizes[0].sum(dim=1, keepdim=True)
+        node_weight = total / size.clamp(min=1)  # [B, W]: the root's mean weight
     states = state.unsqueeze(1)  # [B, W, D]
     free = guidance.free.unsqueeze(1) if guidance is not None else None  # [B, W, D]
     weight = guidance.weight if guidance is not None else 0.0

@@ -167,11 +167,10 @@ class RequestParser:
             self._name_vectors = term_vectors(self.terms, self._encode)
         return self._name_vectors
 
-    def _lean(self, parsed: list[ParsedRequest], avoiding: Sequence[ParsedRequest] = ()) -> None:
+    def _lean(self, parsed: list[ParsedRequest], avoiding: list[ParsedRequest]) -> None:
         """The category evidence of requests that name none (a soft text is only ever set
         where content words are left), and of the exclusions no category was resolved for;
         one encoder batch for both."""
-        avoiding = list(avoiding)
         if not (parsed or avoiding) or not self._wants_leaning or self._encode is None:
             return
         if len(self.names) < 2:
@@ -201,9 +200,7 @@ class RequestParser:
             priors.append(self._leaning.item_prior(request.leaning, strength))
         if request.avoiding is not None:
             priors.append(self._leaning.avoid_prior(request.avoiding, strength))
-        if not priors:
-            return None
-        return np.maximum(sum(priors[1:], priors[0]), FLOOR)
+        return np.maximum(np.sum(priors, axis=0), FLOOR) if priors else None
 
     def _unmatched_words(self, rest: str, parsed: ParsedRequest) -> str:
         """The content words to look up in the shared space ("" when a category was spelled)."""

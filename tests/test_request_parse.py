@@ -119,6 +119,22 @@ def test_exclusions_remove_the_category(parser, text):
     assert not parsed.mask(parser.terms)[[0, 1, 7]].any()
 
 
+@pytest.mark.parametrize(
+    ("text", "genre"),
+    [("推荐一部特别搞笑的电影", "Comedy"), ("非常恐怖的电影", "Horror"), ("特别恐怖的", "Horror")],
+)  # fmt: skip
+def test_words_that_only_contain_a_negation_exclude_nothing(genre_parser, text, genre):
+    # 特别 (especially) and 非常 (very) read as 别 / 非 had made the genre asked for an exclusion
+    assert [(c.kind, c.value) for c in genre_parser.parse(text).constraints] == [
+        ("category", genre)
+    ]
+
+
+@pytest.mark.parametrize("text", ["别笔记本电脑了", "非笔记本电脑的"])
+def test_a_negation_standing_alone_still_excludes(parser, text):
+    assert kinds(parser, text) == {"exclude": "Laptops"}
+
+
 def test_similar_to_names_an_item_that_is_never_returned(parser):
     parsed = parser.parse("something like the ThinkPad but lighter")
     assert parsed.similar_items == [7]

@@ -55,8 +55,12 @@ EXCLUDE_PATTERNS = (
         r"(.+?)(?=[,.;!?]|$|\s+(?:please|and|but|for|with|under|below|over|from)\b)",
         re.I,
     ),
+    # 别 and 非 alone also end or start words that negate nothing: 特别 (especially), 区别,
+    # 个别, 别人 (others), 非常 (very), 非洲 (Africa).
     re.compile(
-        r"(?:不要|不想要|不想看|不看|别给我|别推荐|别|除了|不含|排除|非)(.+?)(?=[，,。.！!？?、]|$|的|之外|以外|以内)"
+        r"(?:不要|不想要|不想看|不看|别给我|别推荐|(?<![特区分个告离差性级类识派辨鉴送道惜临判甄])"
+        r"别(?![人的处墅致扭名称])|除了|不含|排除|非(?![常洲凡得]))"
+        r"(.+?)(?=[，,。.！!？?、]|$|的|之外|以外|以内)"
     ),
 )
 SIMILAR_PATTERNS = (

@@ -264,3 +264,14 @@ EXCLUDE_FRESH: dict[str, tuple[str, str]] = {
     "War": ("avoid combat films", "不要讲战场的"),
     "Western": ("avoid gunslingers", "不要骑马枪战的"),
 }  # fmt: skip
+
+# Negations that exclude nothing the catalog has ("I'm not sure", "别太长的"): an unresolved
+# exclusion is avoided softly, so these should cost little. Written at the stop-44 review before
+# measuring them, then read while choosing genrec.requests.leaning.AVOID_WEIGHT: DEV.
+NEGATION_DEV: dict[str, tuple[str, ...]] = {
+    "en": ("I'm not sure, surprise me", "no idea what to watch", "nothing in particular",
+           "not sure what I want", "no preference", "not too long please",
+           "I don't want to think too hard", "no rush, anything good"),
+    "zh": ("别太长的", "不要太复杂的", "别让我失望", "不要太无聊的", "别选太老的", "不要重复的",
+           "别推荐我看过的", "除了这些还有什么"),
+}  # fmt: skip
